@@ -1,0 +1,53 @@
+"""The preset speakers and languages of the Qwen3-TTS CustomVoice models, and model naming.
+
+The API validates against this catalog so a bad name is a clear 422 before any inference; the
+Triton model validates again against the loaded checkpoint (whose lists are the same).
+"""
+
+from __future__ import annotations
+
+from tts_engine.config import HUB_IDS, SIZES, Variant, triton_model_name
+
+SPEAKERS: dict[str, dict[str, str]] = {
+    "Vivian": {"gender": "Female", "language": "Chinese", "style": "Bright, slightly edgy young voice"},
+    "Serena": {"gender": "Female", "language": "Chinese", "style": "Warm, gentle young voice"},
+    "Uncle_Fu": {"gender": "Male", "language": "Chinese", "style": "Seasoned, low and mellow"},
+    "Dylan": {"gender": "Male", "language": "Chinese (Beijing dialect)", "style": "Youthful Beijing voice"},
+    "Eric": {"gender": "Male", "language": "Chinese (Sichuan dialect)", "style": "Lively Chengdu voice"},
+    "Ryan": {"gender": "Male", "language": "English", "style": "Dynamic, strong rhythmic drive"},
+    "Aiden": {"gender": "Male", "language": "English", "style": "Sunny American voice"},
+    "Ono_Anna": {"gender": "Female", "language": "Japanese", "style": "Playful, nimble"},
+    "Sohee": {"gender": "Female", "language": "Korean", "style": "Warm, rich emotion"},
+}
+
+LANGUAGES = [
+    "Auto", "Chinese", "English", "Japanese", "Korean", "German", "French", "Russian", "Portuguese", "Spanish",
+    "Italian",
+]
+
+_SPEAKERS_BY_KEY = {name.lower(): name for name in SPEAKERS}
+_LANGUAGES_BY_KEY = {name.lower(): name for name in LANGUAGES}
+
+
+def canonical_speaker(name: str) -> str | None:
+    return _SPEAKERS_BY_KEY.get(name.strip().lower())
+
+
+def canonical_language(name: str) -> str | None:
+    return _LANGUAGES_BY_KEY.get(name.strip().lower())
+
+
+def model_label(size: str, variant: Variant) -> str:
+    """The contract's `model_used`: `1.7B_custom_voice`."""
+    return f"{size}_{variant.value}"
+
+
+def available_models() -> dict[str, dict[str, str]]:
+    """size -> variant -> hub id, as the contract's GET /models shows."""
+    out: dict[str, dict[str, str]] = {size: {} for size in SIZES}
+    for (size, variant), hub_id in HUB_IDS.items():
+        out[size][variant.value] = hub_id
+    return {size: models for size, models in sorted(out.items(), reverse=True)}
+
+
+__all__ = ["HUB_IDS", "SIZES", "Variant", "triton_model_name"]

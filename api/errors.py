@@ -1,0 +1,122 @@
+"""The one error taxonomy of the API and its single mapping to HTTP status and body.
+
+Services raise these; `install_error_handlers` turns each into the contract's JSON body
+(`{"success": false, "error": "..."}`) with a real HTTP status. Nothing else in the API picks
+status codes for errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """Base class: a failure with a client-safe message."""
+
+    status_code = 500
+    kind = "internal"
+
+    def __init__(self, message: str, *, field: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"success": False, "error": self.message, "error_type": self.kind}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+class BadRequestError(ApiError):
+    """The request is well-formed but cannot be processed (e.g. audio that does not decode)."""
+
+    status_code = 400
+    kind = "bad_request"
+
+
+class ValidationFailed(ApiError):
+    """A field has an invalid value (unknown speaker, empty text, ...)."""
+
+    status_code = 422
+    kind = "validation"
+
+
+class NotFoundError(ApiError):
+    status_code = 404
+    kind = "not_found"
+
+
+class ConflictError(ApiError):
+    status_code = 409
+    kind = "conflict"
+
+
+class PayloadTooLargeError(ApiError):
+    status_code = 413
+    kind = "payload_too_large"
+
+
+class OverloadedError(ApiError):
+    """Bounded concurrency is exhausted: answer 429 instead of queueing forever."""
+
+    status_code = 429
+    kind = "overloaded"
+
+
+class UnavailableError(ApiError):
+    """A dependency (Triton, a model, the database) is down or not loaded."""
+
+    status_code = 503
+    kind = "unavailable"
+
+
+class BackendError(ApiError):
+    """Triton answered with an error that is not the client's fault."""
+
+    status_code = 502
+    kind = "backend"
+
+
+def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """The first problem, named by its field: `speaker: unknown speaker 'X'`."""
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "form")]
+    field = ".".join(loc) or None
+    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if first.get("type") == "missing":
+        msg = "field required"
+    return (f"{field}: {msg}" if field else msg), field
+
+
+def install_error_handlers(app: Any) -> None:
+    """Map the taxonomy (and FastAPI's own validation errors) to status and JSON body, once."""
+    import logging
+
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    log = logging.getLogger("api.errors")
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content=exc.body(), headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, field = _validation_message(list(exc.errors()))
+        return JSONResponse(status_code=422, content=ValidationFailed(message, field=field).body())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
+        body = {"success": False, "error": str(exc.detail), "error_type": kind}
+        return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")  # our bug: the client gets no internals
+        return JSONResponse(status_code=500, content=ApiError("internal server error").body())

@@ -1,0 +1,119 @@
+"""The only code that speaks gRPC to Triton: health, model control, inference, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import numpy as np
+from tritonclient.grpc import InferRequestedOutput
+from tritonclient.grpc.aio import InferenceServerClient
+from tritonclient.utils import InferenceServerException
+
+from api.errors import ApiError, BackendError, UnavailableError, ValidationFailed
+from api.inference.tensors import SynthesisCall, build_inputs
+
+_UNREACHABLE = ("StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "StatusCode.CANCELLED")
+
+
+def _is_unreachable(exc: InferenceServerException) -> bool:
+    status = str(exc.status() or "")
+    return status in _UNREACHABLE or "failed to connect" in str(exc.message()).lower()
+
+
+def map_triton_error(exc: InferenceServerException, *, model: str) -> ApiError:
+    """One place that turns Triton's errors into the API's taxonomy."""
+    status, message = str(exc.status() or ""), str(exc.message() or "")
+    if status == "StatusCode.DEADLINE_EXCEEDED":
+        return UnavailableError(f"Triton did not answer in time for model {model}")
+    if _is_unreachable(exc):
+        return UnavailableError("the inference server (Triton) is unreachable; retry shortly")
+    if status == "StatusCode.INVALID_ARGUMENT":
+        lowered = message.lower()
+        if "unknown model" in lowered or "is not ready" in lowered or "not found" in lowered:
+            return UnavailableError(f"model {model} is not loaded on the inference server")
+        return ValidationFailed(message.split("] ", 1)[-1])
+    if status in ("StatusCode.NOT_FOUND", "StatusCode.UNIMPLEMENTED"):
+        return UnavailableError(f"model {model} is not loaded on the inference server")
+    if status == "StatusCode.RESOURCE_EXHAUSTED":
+        return UnavailableError(f"model {model} is overloaded; retry shortly", headers={"Retry-After": "2"})
+    return BackendError(f"inference failed on model {model}")
+
+
+class TritonGateway:
+    """One gRPC channel to Triton, shared by all requests of this API process."""
+
+    def __init__(self, url: str, *, timeout_seconds: float, connect_timeout_seconds: float):
+        self._client = InferenceServerClient(url=url)
+        self._timeout = timeout_seconds
+        self._short = connect_timeout_seconds
+        self._load_locks: dict[str, asyncio.Lock] = {}
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def is_ready(self) -> bool:
+        try:
+            return bool(await self._client.is_server_ready(client_timeout=self._short))
+        except InferenceServerException:
+            return False
+
+    async def loaded_models(self) -> list[str]:
+        """Names of the models Triton reports READY; raises UnavailableError when unreachable."""
+        try:
+            index = await self._client.get_model_repository_index(as_json=True, client_timeout=self._short)
+        except InferenceServerException as exc:
+            raise map_triton_error(exc, model="(repository index)") from exc
+        return sorted(m["name"] for m in index.get("models", []) if m.get("state") == "READY")
+
+    async def ensure_loaded(self, model: str, *, on_demand: bool, load_timeout: float) -> None:
+        try:
+            if await self._client.is_model_ready(model, client_timeout=self._short):
+                return
+        except InferenceServerException as exc:
+            if _is_unreachable(exc):
+                raise map_triton_error(exc, model=model) from exc
+        if not on_demand:
+            raise UnavailableError(f"model {model} is not loaded on the inference server")
+        lock = self._load_locks.setdefault(model, asyncio.Lock())
+        async with lock:  # one load per model, however many requests wait for it
+            try:
+                if not await self._client.is_model_ready(model, client_timeout=self._short):
+                    await self._client.load_model(model, client_timeout=load_timeout)
+            except InferenceServerException as exc:
+                raise UnavailableError(f"model {model} could not be loaded: {exc.message()}") from exc
+
+    async def synthesize(self, model: str, call: SynthesisCall) -> tuple[np.ndarray, int]:
+        outputs = [InferRequestedOutput("AUDIO"), InferRequestedOutput("SAMPLE_RATE")]
+        try:
+            result = await self._client.infer(
+                model, build_inputs(call), outputs=outputs, client_timeout=self._timeout
+            )
+        except InferenceServerException as exc:
+            raise map_triton_error(exc, model=model) from exc
+        audio = result.as_numpy("AUDIO")
+        rate = result.as_numpy("SAMPLE_RATE")
+        if audio is None or rate is None:
+            raise BackendError(f"model {model} returned no audio")
+        return audio.reshape(-1).astype(np.float32), int(rate.reshape(-1)[0])
+
+    async def engine_info(self) -> dict[str, Any]:
+        """GPU and weights facts from the `engine_info` model in the Triton container."""
+        from tritonclient.grpc import InferInput
+
+        query = InferInput("QUERY", [1], "BYTES")
+        query.set_data_from_numpy(np.array([b"info"], dtype=np.object_))
+        try:
+            result = await self._client.infer("engine_info", [query], client_timeout=max(self._short, 30.0))
+        except InferenceServerException as exc:
+            raise map_triton_error(exc, model="engine_info") from exc
+        raw = result.as_numpy("INFO")
+        return json.loads(raw.reshape(-1)[0]) if raw is not None else {}
+
+    async def inference_statistics(self, model: str) -> dict[str, Any]:
+        try:
+            stats = await self._client.get_inference_statistics(model, as_json=True, client_timeout=self._short)
+        except InferenceServerException as exc:
+            raise map_triton_error(exc, model=model) from exc
+        return dict(stats)

@@ -1,0 +1,45 @@
+"""GET /health, /models, /speakers, /languages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.catalog import LANGUAGES, SPEAKERS
+from api.deps import SettingsDep, TritonDep
+from api.errors import UnavailableError
+from api.schemas.info import HealthResponse, LanguagesResponse, ModelsResponse, SpeakersResponse
+from api.schemas.tts import ErrorResponse
+from api.services import status
+
+router = APIRouter(tags=["info"])
+UNAVAILABLE = {503: {"model": ErrorResponse, "description": "Triton unreachable or not ready"}}
+
+
+@router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+async def health(triton: TritonDep, settings: SettingsDep) -> HealthResponse | JSONResponse:
+    try:
+        return await status.health(triton=triton, settings=settings)
+    except UnavailableError as exc:
+        body = HealthResponse(status="unhealthy", default_model_size=settings.default_model_size, error=exc.message)
+        return JSONResponse(status_code=503, content=body.model_dump())
+
+
+@router.get("/health/live", summary="Liveness: the API process answers (no dependency checked)")
+async def live() -> dict[str, str]:
+    return {"status": "alive"}
+
+
+@router.get("/models", response_model=ModelsResponse, responses=UNAVAILABLE)
+async def models(triton: TritonDep, settings: SettingsDep) -> ModelsResponse:
+    return await status.models(triton=triton, settings=settings)
+
+
+@router.get("/speakers", response_model=SpeakersResponse)
+async def speakers() -> SpeakersResponse:
+    return SpeakersResponse(speakers=list(SPEAKERS), details=SPEAKERS)
+
+
+@router.get("/languages", response_model=LanguagesResponse)
+async def languages() -> LanguagesResponse:
+    return LanguagesResponse(languages=LANGUAGES, notes="Use 'Auto' to let the model detect the language")

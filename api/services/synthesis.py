@@ -1,0 +1,74 @@
+"""The synthesis use case: pick the model, run it on Triton, encode the audio, shape the answer."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import anyio
+
+from api.audio.decode import DecodedAudio
+from api.audio.encode import AudioFormat, encode_audio
+from api.catalog import Variant, model_label, triton_model_name
+from api.errors import ValidationFailed
+from api.inference.client import TritonGateway
+from api.inference.tensors import SynthesisCall
+from api.schemas.tts import GenerationParams, TTSResponse
+from api.settings import Settings
+
+
+def resolve_size(requested: str | None, variant: Variant, settings: Settings) -> str:
+    size = requested or settings.default_model_size
+    if variant is Variant.VOICE_DESIGN and size != "1.7B":
+        raise ValidationFailed("VoiceDesign exists only as 1.7B upstream", field="model_size")
+    return size
+
+
+def check_text(text: str, settings: Settings) -> None:
+    if len(text) > settings.max_text_chars:
+        raise ValidationFailed(
+            f"text is {len(text)} characters long; the limit is {settings.max_text_chars}", field="text"
+        )
+
+
+def sampling_fields(params: GenerationParams) -> dict[str, float | int | None]:
+    return {
+        "temperature": params.temperature,
+        "top_k": params.top_k,
+        "top_p": params.top_p,
+        "repetition_penalty": params.repetition_penalty,
+        "max_new_tokens": params.max_new_tokens,
+    }
+
+
+def reference_fields(reference: DecodedAudio, ref_text: str) -> dict[str, object]:
+    return {"ref_audio": reference.samples, "ref_sample_rate": reference.sample_rate, "ref_text": ref_text}
+
+
+async def synthesize(
+    *,
+    triton: TritonGateway,
+    settings: Settings,
+    variant: Variant,
+    size: str,
+    call: SynthesisCall,
+    output_format: AudioFormat,
+) -> TTSResponse:
+    """Run one call on the right Triton model and return the contract's response."""
+    started = time.perf_counter()
+    check_text(call.text, settings)
+    model = triton_model_name(size, variant)
+    await triton.ensure_loaded(
+        model, on_demand=settings.load_models_on_demand, load_timeout=settings.model_load_timeout_seconds
+    )
+    samples, rate = await triton.synthesize(model, call)
+    # Encoding is CPU work (and ffmpeg for some formats): keep it off the event loop.
+    encoded = await anyio.to_thread.run_sync(encode_audio, samples, rate, output_format)
+    return TTSResponse(
+        audio_base64=base64.b64encode(encoded).decode("ascii"),
+        sample_rate=rate,
+        duration_seconds=round(samples.size / rate, 3),
+        model_used=model_label(size, variant),
+        processing_time_seconds=round(time.perf_counter() - started, 3),
+        output_format=output_format,
+    )

@@ -1,0 +1,114 @@
+"""Typed configuration of one Triton TTS model instance, parsed once in `initialize()`.
+
+Sources, later ones winning: the model's `config.pbtxt` parameters, then environment variables
+(what docker-compose and Helm set). Misconfiguration raises `ConfigError` so Triton refuses to
+load the model instead of failing on the first request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """The model's configuration is invalid: the model must not load."""
+
+
+class Variant(StrEnum):
+    CUSTOM_VOICE = "custom_voice"
+    VOICE_DESIGN = "voice_design"
+    VOICE_CLONE = "voice_clone"
+
+
+SIZES = ("0.6B", "1.7B")
+
+# The upstream checkpoints (the ids the contract's GET /models lists). 0.6B has no VoiceDesign.
+HUB_IDS: dict[tuple[str, Variant], str] = {
+    ("1.7B", Variant.CUSTOM_VOICE): "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice",
+    ("1.7B", Variant.VOICE_DESIGN): "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign",
+    ("1.7B", Variant.VOICE_CLONE): "Qwen/Qwen3-TTS-12Hz-1.7B-Base",
+    ("0.6B", Variant.CUSTOM_VOICE): "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice",
+    ("0.6B", Variant.VOICE_CLONE): "Qwen/Qwen3-TTS-12Hz-0.6B-Base",
+}
+
+
+def triton_model_name(size: str, variant: Variant | str) -> str:
+    """`custom_voice_1_7b`: the Triton model name of one variant and size."""
+    return f"{Variant(variant).value}_{size.lower().replace('.', '_')}"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    model_name: str
+    variant: Variant
+    size: str
+    weights: str
+    """Hub id or local directory, as given to `Qwen3TTSModel.from_pretrained`."""
+    device: str
+    """`cpu`, `cuda`, `cuda:N`; `auto` is resolved by the loader."""
+    dtype: str
+    """`float32`, `bfloat16`, `float16`; `auto` is bf16 on a GPU and fp32 on the CPU."""
+    attn_implementation: str | None = None
+
+
+def _params(model_config: Mapping[str, Any]) -> dict[str, str]:
+    raw = model_config.get("parameters", {}) or {}
+    return {key: str(value.get("string_value", "")) for key, value in raw.items()}
+
+
+def _env_key(model_name: str) -> str:
+    return model_name.upper()
+
+
+def resolve_weights(model_name: str, hub_id: str, env: Mapping[str, str]) -> str:
+    """Where the weights come from: per-model override, then a local root, then the hub id.
+
+    - `QWEN_TTS_WEIGHTS_<MODEL_NAME>`: a hub id or a directory for this model alone.
+    - `QWEN_TTS_WEIGHTS_DIR`: a directory holding folders named like the hub ids' last part
+      (`Qwen3-TTS-12Hz-1.7B-CustomVoice`); used when the folder exists.
+    - otherwise the hub id from `config.pbtxt` (downloaded into the Hugging Face cache).
+    """
+    override = env.get(f"QWEN_TTS_WEIGHTS_{_env_key(model_name)}", "").strip()
+    if override:
+        return override
+    root = env.get("QWEN_TTS_WEIGHTS_DIR", "").strip()
+    if root:
+        candidate = os.path.join(root, hub_id.rsplit("/", 1)[-1])
+        if os.path.isdir(candidate):
+            return candidate
+    return hub_id
+
+
+def parse_engine_config(model_config_json: str, env: Mapping[str, str] | None = None) -> EngineConfig:
+    """Build the typed config from Triton's `args["model_config"]` JSON and the environment."""
+    env = os.environ if env is None else env
+    model_config = json.loads(model_config_json)
+    params = _params(model_config)
+    name = str(model_config.get("name", ""))
+    try:
+        variant = Variant(params.get("variant", ""))
+    except ValueError as exc:
+        raise ConfigError(f"model {name}: parameter 'variant' must be one of {[v.value for v in Variant]}") from exc
+    size = params.get("model_size", "")
+    if (size, variant) not in HUB_IDS:
+        raise ConfigError(f"model {name}: no upstream Qwen3-TTS {variant.value} model of size {size!r}")
+    hub_id = params.get("hub_id") or HUB_IDS[(size, variant)]
+    device = env.get("QWEN_TTS_DEVICE") or params.get("device") or "auto"
+    dtype = env.get("QWEN_TTS_DTYPE") or params.get("dtype") or "auto"
+    if dtype not in ("auto", "float32", "bfloat16", "float16"):
+        raise ConfigError(f"model {name}: dtype {dtype!r} is not one of auto, float32, bfloat16, float16")
+    attn = env.get("QWEN_TTS_ATTN_IMPLEMENTATION") or params.get("attn_implementation") or None
+    return EngineConfig(
+        model_name=name,
+        variant=variant,
+        size=size,
+        weights=resolve_weights(name, hub_id, env),
+        device=device,
+        dtype=dtype,
+        attn_implementation=attn,
+    )

@@ -1,0 +1,57 @@
+"""What the Triton side can tell the API about itself: GPU, and where every model's weights come from.
+
+Served by the `engine_info` Triton model so the API (which has no torch) reports what is true in
+the Triton container: the same environment, the same `config.pbtxt` files, the same resolution.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tts_engine.config import ConfigError, parse_engine_config
+from tts_engine.loader import describe
+
+
+def read_model_config(config_path: Path) -> str:
+    """A `config.pbtxt` as the JSON Triton hands to `initialize()` (proto field names)."""
+    from google.protobuf import json_format, text_format
+    from tritonclient.grpc import model_config_pb2
+
+    message = text_format.Parse(config_path.read_text(encoding="utf-8"), model_config_pb2.ModelConfig())
+    return json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True))
+
+
+def describe_repository(repository: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Describe every TTS model folder in the repository (folders whose config names a variant)."""
+    models: dict[str, Any] = {}
+    for config_path in sorted(repository.glob("*/config.pbtxt")):
+        try:
+            config = parse_engine_config(read_model_config(config_path), dict(os.environ) if env is None else env)
+        except ConfigError:
+            continue
+        models[config.model_name] = describe(config)
+    return models
+
+
+def gpu_info() -> dict[str, Any]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return {"cuda_available": False, "gpu": None}
+    free, total = torch.cuda.mem_get_info(0)
+    return {
+        "cuda_available": True,
+        "gpu": {
+            "name": torch.cuda.get_device_name(0),
+            "device_count": torch.cuda.device_count(),
+            "total_memory_gb": round(total / 2**30, 2),
+            "used_memory_gb": round((total - free) / 2**30, 2),
+        },
+    }
+
+
+def server_info(repository: Path) -> dict[str, Any]:
+    return {**gpu_info(), "models": describe_repository(repository)}
