@@ -21,7 +21,16 @@ SPEAKERS: dict[str, dict[str, str]] = {
 }
 
 LANGUAGES = [
-    "Auto", "Chinese", "English", "Japanese", "Korean", "German", "French", "Russian", "Portuguese", "Spanish",
+    "Auto",
+    "Chinese",
+    "English",
+    "Japanese",
+    "Korean",
+    "German",
+    "French",
+    "Russian",
+    "Portuguese",
+    "Spanish",
     "Italian",
 ]
 

@@ -26,7 +26,9 @@ Outcome = np.ndarray | Exception
 class TTSModel(Protocol):
     """The part of `qwen_tts.Qwen3TTSModel` the engine uses."""
 
-    def generate_custom_voice(self, text: Any, speaker: Any, language: Any = ..., instruct: Any = ..., **kw: Any) -> Any: ...
+    def generate_custom_voice(
+        self, text: Any, speaker: Any, language: Any = ..., instruct: Any = ..., **kw: Any
+    ) -> Any: ...
     def generate_voice_design(self, text: Any, instruct: Any, language: Any = ..., **kw: Any) -> Any: ...
     def generate_voice_clone(self, text: Any, language: Any = ..., **kw: Any) -> Any: ...
     def get_supported_speakers(self) -> list[str] | None: ...
@@ -68,8 +70,12 @@ def generate_group(model: TTSModel, variant: Variant, rows: Sequence[SynthesisRe
         # Always (array, rate) tuples: a string would make qwen-tts open a path or a URL itself.
         refs = [(row.ref_audio, MODEL_SAMPLE_RATE) for row in rows]
         wavs, rate = model.generate_voice_clone(
-            text=texts, language=languages, ref_audio=refs, ref_text=[row.ref_text for row in rows],
-            x_vector_only_mode=[row.x_vector_only for row in rows], **kwargs,
+            text=texts,
+            language=languages,
+            ref_audio=refs,
+            ref_text=[row.ref_text for row in rows],
+            x_vector_only_mode=[row.x_vector_only for row in rows],
+            **kwargs,
         )
     if int(rate) != MODEL_SAMPLE_RATE:
         raise RuntimeError(f"model produced {rate} Hz audio; the serving path expects {MODEL_SAMPLE_RATE} Hz")
@@ -98,7 +104,7 @@ def synthesize(model: TTSModel, variant: Variant, items: Sequence[SynthesisReque
         assert all(isinstance(row, SynthesisRequest) for row in rows)
         try:
             results: list[Outcome] = list(generate_group(model, variant, rows))  # type: ignore[arg-type]
-        except Exception:  # noqa: BLE001 - isolate the culprit row by row below
+        except Exception:
             if len(rows) == 1:
                 log.exception("generation failed for a single request")
                 results = [RuntimeError("generation failed")]
@@ -113,6 +119,6 @@ def synthesize(model: TTSModel, variant: Variant, items: Sequence[SynthesisReque
 def _single(model: TTSModel, variant: Variant, row: SynthesisRequest) -> Outcome:
     try:
         return generate_group(model, variant, [row])[0]
-    except Exception as exc:  # noqa: BLE001 - this row's own failure becomes its own error response
+    except Exception as exc:
         log.exception("generation failed for one request")
         return RuntimeError(f"generation failed: {type(exc).__name__}")

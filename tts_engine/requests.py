@@ -136,7 +136,10 @@ def parse_request(inputs: Mapping[str, np.ndarray | None], variant: Variant) -> 
     if variant is Variant.CUSTOM_VOICE:
         instruct = (_text(inputs, "INSTRUCT") or "").strip() or None
         return SynthesisRequest(
-            text=text, language=language, speaker=_required_text(inputs, "SPEAKER"), instruct=instruct,
+            text=text,
+            language=language,
+            speaker=_required_text(inputs, "SPEAKER"),
+            instruct=instruct,
             sampling=sampling,
         )
     if variant is Variant.VOICE_DESIGN:
@@ -147,8 +150,13 @@ def parse_request(inputs: Mapping[str, np.ndarray | None], variant: Variant) -> 
     x_vector_only = bool(_first(inputs.get("X_VECTOR_ONLY")) or False)
     ref_text = None if x_vector_only else _required_text(inputs, "REF_TEXT")
     return SynthesisRequest(
-        text=text, language=language, ref_audio=samples, ref_sample_rate=rate, ref_text=ref_text,
-        x_vector_only=x_vector_only, sampling=sampling,
+        text=text,
+        language=language,
+        ref_audio=samples,
+        ref_sample_rate=rate,
+        ref_text=ref_text,
+        x_vector_only=x_vector_only,
+        sampling=sampling,
     )
 
 

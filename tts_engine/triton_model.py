@@ -21,8 +21,19 @@ from tts_engine.requests import RequestError, audio_outputs
 log = logging.getLogger("tts_engine")
 
 INPUT_NAMES = (
-    "TEXT", "LANGUAGE", "SPEAKER", "INSTRUCT", "REF_AUDIO", "REF_SAMPLE_RATE", "REF_TEXT", "X_VECTOR_ONLY",
-    "TEMPERATURE", "TOP_K", "TOP_P", "REPETITION_PENALTY", "MAX_NEW_TOKENS",
+    "TEXT",
+    "LANGUAGE",
+    "SPEAKER",
+    "INSTRUCT",
+    "REF_AUDIO",
+    "REF_SAMPLE_RATE",
+    "REF_TEXT",
+    "X_VECTOR_ONLY",
+    "TEMPERATURE",
+    "TOP_K",
+    "TOP_P",
+    "REPETITION_PENALTY",
+    "MAX_NEW_TOKENS",
 )
 
 

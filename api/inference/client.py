@@ -87,9 +87,7 @@ class TritonGateway:
     async def synthesize(self, model: str, call: SynthesisCall) -> tuple[np.ndarray, int]:
         outputs = [InferRequestedOutput("AUDIO"), InferRequestedOutput("SAMPLE_RATE")]
         try:
-            result = await self._client.infer(
-                model, build_inputs(call), outputs=outputs, client_timeout=self._timeout
-            )
+            result = await self._client.infer(model, build_inputs(call), outputs=outputs, client_timeout=self._timeout)
         except InferenceServerException as exc:
             raise map_triton_error(exc, model=model) from exc
         audio = result.as_numpy("AUDIO")

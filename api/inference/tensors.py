@@ -27,7 +27,13 @@ class SynthesisCall:
     max_new_tokens: int | None = None
 
 
-_STRINGS = {"TEXT": "text", "LANGUAGE": "language", "SPEAKER": "speaker", "INSTRUCT": "instruct", "REF_TEXT": "ref_text"}
+_STRINGS = {
+    "TEXT": "text",
+    "LANGUAGE": "language",
+    "SPEAKER": "speaker",
+    "INSTRUCT": "instruct",
+    "REF_TEXT": "ref_text",
+}
 _SCALARS = {
     "TEMPERATURE": ("temperature", np.float32, "FP32"),
     "TOP_K": ("top_k", np.int32, "INT32"),

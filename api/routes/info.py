@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -13,7 +15,9 @@ from api.schemas.tts import ErrorResponse
 from api.services import status
 
 router = APIRouter(tags=["info"])
-UNAVAILABLE = {503: {"model": ErrorResponse, "description": "Triton unreachable or not ready"}}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorResponse, "description": "Triton unreachable or not ready"}
+}
 
 
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})

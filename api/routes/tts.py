@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import ValidationError
@@ -11,7 +11,6 @@ from api.audio.encode import AudioFormat
 from api.catalog import Variant
 from api.deps import LimiterDep, SettingsDep, TritonDep
 from api.errors import ValidationFailed
-from api.inference.tensors import SynthesisCall
 from api.schemas.tts import (
     CustomVoiceRequest,
     ErrorResponse,
@@ -20,11 +19,17 @@ from api.schemas.tts import (
     VoiceDesignRequest,
 )
 from api.services import reference
-from api.services.synthesis import reference_fields, resolve_size, sampling_fields, synthesize
+from api.services.synthesis import (
+    custom_voice_call,
+    resolve_size,
+    synthesize,
+    voice_clone_call,
+    voice_design_call,
+)
 
 router = APIRouter(prefix="/tts", tags=["tts"])
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in {
         400: "Reference audio that does not decode or cannot be fetched",
@@ -38,41 +43,50 @@ ERRORS = {
 
 
 @router.post("/custom", response_model=TTSResponse, responses=ERRORS)
-async def custom_voice(body: CustomVoiceRequest, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep):
+async def custom_voice(
+    body: CustomVoiceRequest, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep
+) -> TTSResponse:
     size = resolve_size(body.model_size, Variant.CUSTOM_VOICE, settings)
-    call = SynthesisCall(
-        text=body.text, language=body.language, speaker=body.speaker, instruct=body.instruction, **sampling_fields(body)
-    )
     async with limiter.slot():
         return await synthesize(
-            triton=triton, settings=settings, variant=Variant.CUSTOM_VOICE, size=size, call=call,
+            triton=triton,
+            settings=settings,
+            variant=Variant.CUSTOM_VOICE,
+            size=size,
+            call=custom_voice_call(body),
             output_format=body.output_format,
         )
 
 
 @router.post("/design", response_model=TTSResponse, responses=ERRORS)
-async def voice_design(body: VoiceDesignRequest, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep):
+async def voice_design(
+    body: VoiceDesignRequest, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep
+) -> TTSResponse:
     size = resolve_size(body.model_size, Variant.VOICE_DESIGN, settings)
-    call = SynthesisCall(
-        text=body.text, language=body.language, instruct=body.voice_description, **sampling_fields(body)
-    )
     async with limiter.slot():
         return await synthesize(
-            triton=triton, settings=settings, variant=Variant.VOICE_DESIGN, size=size, call=call,
+            triton=triton,
+            settings=settings,
+            variant=Variant.VOICE_DESIGN,
+            size=size,
+            call=voice_design_call(body),
             output_format=body.output_format,
         )
 
 
 @router.post("/clone/url", response_model=TTSResponse, responses=ERRORS)
-async def clone_from_url(body: VoiceCloneURLRequest, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep):
+async def clone_from_url(
+    body: VoiceCloneURLRequest, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep
+) -> TTSResponse:
     size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
     async with limiter.slot():
         ref = await reference.from_url(body.ref_audio_url, settings=settings)
-        call = SynthesisCall(
-            text=body.text, language=body.language, **reference_fields(ref, body.ref_text), **sampling_fields(body)
-        )
         return await synthesize(
-            triton=triton, settings=settings, variant=Variant.VOICE_CLONE, size=size, call=call,
+            triton=triton,
+            settings=settings,
+            variant=Variant.VOICE_CLONE,
+            size=size,
+            call=voice_clone_call(body, ref),
             output_format=body.output_format,
         )
 
@@ -86,30 +100,42 @@ async def clone_from_upload(
     text: Annotated[str, Form()],
     ref_text: Annotated[str, Form()],
     language: Annotated[str, Form()] = "Spanish",
-    output_format: Annotated[AudioFormat, Form()] = AudioFormat.WAV,
+    output_format: Annotated[str, Form()] = AudioFormat.WAV.value,
     model_size: Annotated[str | None, Form()] = None,
     temperature: Annotated[float | None, Form()] = None,
     top_p: Annotated[float | None, Form()] = None,
     top_k: Annotated[int | None, Form()] = None,
     repetition_penalty: Annotated[float | None, Form()] = None,
     max_new_tokens: Annotated[int | None, Form()] = None,
-):
+) -> TTSResponse:
     try:  # the same validation as the JSON endpoint, field for field
-        body = VoiceCloneURLRequest(
-            text=text, ref_text=ref_text, language=language, output_format=output_format, model_size=model_size,
-            ref_audio_url="upload", temperature=temperature, top_p=top_p, top_k=top_k,
-            repetition_penalty=repetition_penalty, max_new_tokens=max_new_tokens,
+        body = VoiceCloneURLRequest.model_validate(
+            {
+                "text": text,
+                "ref_text": ref_text,
+                "language": language,
+                "output_format": output_format,
+                "model_size": model_size,
+                "ref_audio_url": "upload",
+                "temperature": temperature,
+                "top_p": top_p,
+                "top_k": top_k,
+                "repetition_penalty": repetition_penalty,
+                "max_new_tokens": max_new_tokens,
+            }
         )
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ValidationFailed(f"{first['loc'][-1]}: {first['msg']}", field=str(first["loc"][-1])) from exc
+        field = str(first["loc"][-1])
+        raise ValidationFailed(f"{field}: {first['msg'].removeprefix('Value error, ')}", field=field) from exc
     size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
     async with limiter.slot():
         ref = await reference.from_upload(ref_audio, settings=settings)
-        call = SynthesisCall(
-            text=body.text, language=body.language, **reference_fields(ref, body.ref_text), **sampling_fields(body)
-        )
         return await synthesize(
-            triton=triton, settings=settings, variant=Variant.VOICE_CLONE, size=size, call=call,
+            triton=triton,
+            settings=settings,
+            variant=Variant.VOICE_CLONE,
+            size=size,
+            call=voice_clone_call(body, ref),
             output_format=body.output_format,
         )

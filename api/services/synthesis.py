@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from typing import Any
 
 import anyio
 
@@ -13,14 +14,20 @@ from api.catalog import Variant, model_label, triton_model_name
 from api.errors import ValidationFailed
 from api.inference.client import TritonGateway
 from api.inference.tensors import SynthesisCall
-from api.schemas.tts import GenerationParams, TTSResponse
+from api.schemas.tts import (
+    CustomVoiceRequest,
+    GenerationParams,
+    TTSResponse,
+    VoiceCloneURLRequest,
+    VoiceDesignRequest,
+)
 from api.settings import Settings
 
 
 def resolve_size(requested: str | None, variant: Variant, settings: Settings) -> str:
     size = requested or settings.default_model_size
     if variant is Variant.VOICE_DESIGN and size != "1.7B":
-        raise ValidationFailed("VoiceDesign exists only as 1.7B upstream", field="model_size")
+        raise ValidationFailed("model_size: VoiceDesign exists only as 1.7B upstream", field="model_size")
     return size
 
 
@@ -31,7 +38,7 @@ def check_text(text: str, settings: Settings) -> None:
         )
 
 
-def sampling_fields(params: GenerationParams) -> dict[str, float | int | None]:
+def _sampling(params: GenerationParams) -> dict[str, Any]:
     return {
         "temperature": params.temperature,
         "top_k": params.top_k,
@@ -41,8 +48,25 @@ def sampling_fields(params: GenerationParams) -> dict[str, float | int | None]:
     }
 
 
-def reference_fields(reference: DecodedAudio, ref_text: str) -> dict[str, object]:
-    return {"ref_audio": reference.samples, "ref_sample_rate": reference.sample_rate, "ref_text": ref_text}
+def custom_voice_call(body: CustomVoiceRequest) -> SynthesisCall:
+    return SynthesisCall(
+        text=body.text, language=body.language, speaker=body.speaker, instruct=body.instruction, **_sampling(body)
+    )
+
+
+def voice_design_call(body: VoiceDesignRequest) -> SynthesisCall:
+    return SynthesisCall(text=body.text, language=body.language, instruct=body.voice_description, **_sampling(body))
+
+
+def voice_clone_call(body: VoiceCloneURLRequest, reference: DecodedAudio) -> SynthesisCall:
+    return SynthesisCall(
+        text=body.text,
+        language=body.language,
+        ref_audio=reference.samples,
+        ref_sample_rate=reference.sample_rate,
+        ref_text=body.ref_text,
+        **_sampling(body),
+    )
 
 
 async def synthesize(

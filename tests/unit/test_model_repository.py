@@ -3,8 +3,8 @@
 import importlib.util
 from pathlib import Path
 
-from tts_engine.server_info import read_model_config
 from tts_engine.config import parse_engine_config
+from tts_engine.server_info import read_model_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,129 @@
+"""Start the real Triton server (tiny checkpoints) and the real API as subprocesses, for tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_DIR = Path(os.environ.get("QWEN_TTS_TINY_DIR", ROOT / ".cache" / "tiny-checkpoints"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class TritonServer:
+    http_port: int
+    grpc_port: int
+    metrics_port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def grpc_url(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], timeout: float, log_path: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}; log:\n{log_path.read_text()[-4000:]}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} not ready after {timeout}s; log:\n{log_path.read_text()[-4000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def run_triton(models: list[str], log_dir: Path, timeout: float = 300) -> Iterator[TritonServer]:
+    ports = [free_port() for _ in range(3)]
+    env = {
+        **os.environ,
+        "QWEN_TTS_MODELS": ",".join(models),
+        "QWEN_TTS_WEIGHTS_DIR": str(TINY_DIR),
+        "TRITON_HTTP_PORT": str(ports[0]),
+        "TRITON_GRPC_PORT": str(ports[1]),
+        "TRITON_METRICS_PORT": str(ports[2]),
+        "QWEN_TTS_DEVICE": "cpu",
+        "OMP_NUM_THREADS": "1",
+    }
+    log_path = log_dir / "triton.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(ROOT / "scripts" / "run_triton.sh")],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = TritonServer(ports[0], ports[1], ports[2], process, log_path)
+    try:
+        _wait(f"{server.http_url}/v2/health/ready", process, timeout, log_path)
+        yield server
+    finally:
+        _stop(process)
+
+
+@dataclass
+class ApiServer:
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def run_api(triton_url: str, log_dir: Path, name: str = "api", **settings: str) -> Iterator[ApiServer]:
+    port = free_port()
+    env = {**os.environ, "QWEN_TTS_TRITON_URL": triton_url, **{f"QWEN_TTS_{k.upper()}": v for k, v in settings.items()}}
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = ApiServer(port, process, log_path)
+    try:
+        _wait(f"{server.url}/api/v1/health/live", process, 60, log_path)
+        yield server
+    finally:
+        _stop(process)
