@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     max_new_tokens_limit: int = Field(default=4096, ge=1, le=4096)
     """Largest accepted `max_new_tokens` (codec frames, 80 ms each)."""
 
+    default_max_new_tokens: int = Field(default=2048, ge=1, le=4096)
+    """`max_new_tokens` when a request gives none: bounds a row that never emits EOS (about 164 s)."""
+
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     """Largest reference audio accepted, uploaded or fetched (the contract says 10 MB)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -85,6 +86,8 @@ async def synthesize(
     await triton.ensure_loaded(
         model, on_demand=settings.load_models_on_demand, load_timeout=settings.model_load_timeout_seconds
     )
+    if call.max_new_tokens is None:
+        call = replace(call, max_new_tokens=settings.default_max_new_tokens)
     samples, rate = await triton.synthesize(model, call)
     # Encoding is CPU work (and ffmpeg for some formats): keep it off the event loop.
     encoded = await anyio.to_thread.run_sync(encode_audio, samples, rate, output_format)
