@@ -31,8 +31,13 @@ MODEL = "custom_voice_1_7b"
 
 def post(client: httpx.Client, text: str, max_new_tokens: int) -> float:
     started = time.perf_counter()
-    body = {"text": text, "speaker": "Ryan", "language": "English", "max_new_tokens": max_new_tokens,
-            "temperature": 0.0}  # greedy on one text: every request does the same work
+    body = {
+        "text": text,
+        "speaker": "Ryan",
+        "language": "English",
+        "max_new_tokens": max_new_tokens,
+        "temperature": 0.0,
+    }  # greedy on one text: every request does the same work
     response = client.post("/tts/custom", json=body)
     response.raise_for_status()
     return time.perf_counter() - started
@@ -75,7 +80,9 @@ def main() -> None:
         "concurrent_latency_p50_seconds": round(statistics.median(concurrent), 3),
         "throughput_ratio_vs_sequential": round(sequential_wall / concurrent_wall, 2),
         "executions_by_batch_size": executions,
-        "requests_per_execution": round(sum(s * n for s, n in executions.items()) / max(1, sum(executions.values())), 2),
+        "requests_per_execution": round(
+            sum(s * n for s, n in executions.items()) / max(1, sum(executions.values())), 2
+        ),
         "max_new_tokens": args.max_new_tokens,
     }
     for key, value in result.items():
