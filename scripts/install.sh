@@ -58,4 +58,9 @@ PY
 
 # --- Tiny random checkpoints (offline runs and tests) -------------------------------------------
 "$VENV/bin/python" scripts/make_tiny_checkpoints.py --out "${QWEN_TTS_TINY_DIR:-$ROOT/.cache/tiny-checkpoints}" >&2
+
+# --- Deployment check tools (tests/deploy): promtool from Debian's prometheus package ---------------
+if [[ "${QWEN_TTS_SKIP_DEPLOY_TOOLS:-0}" != 1 ]]; then
+  QWEN_TTS_VENV="$VENV" "$ROOT/scripts/install_deploy_tools.sh"
+fi
 log "ready: $VENV"

@@ -1,0 +1,277 @@
+"""Prometheus metrics of the API: definitions, an ASGI middleware, the `/metrics` route, helpers.
+
+Names follow Prometheus conventions: prefix `qwen_tts_`, base units (seconds), `_total` on
+counters. Labels are bounded: `route` is the route template (`/api/v1/cloned-voices/{voice_id}`),
+never the raw path; requests that match no route are labelled `route="<unmatched>"`; unknown HTTP
+methods become `method="OTHER"`.
+
+    qwen_tts_http_requests_total{route,method,status}             counter
+    qwen_tts_http_request_duration_seconds{route,method}          histogram
+    qwen_tts_inflight_requests                                     gauge (HTTP requests in progress)
+    qwen_tts_triton_request_duration_seconds{model,outcome}       histogram (one inference call)
+    qwen_tts_audio_generated_seconds_total{model}                 counter (seconds of speech made)
+    qwen_tts_audio_encoding_duration_seconds{format}              histogram (wav/mp3/ogg/opus encoding)
+    qwen_tts_triton_ready                                          gauge (1/0: Triton ready at the last health check)
+
+Several uvicorn workers (`--workers N`): each worker is a process with its own counters, and a
+scrape reaches one of them. Set `PROMETHEUS_MULTIPROC_DIR` to an empty directory (tmpfs or
+emptyDir), cleared at every start of the server, and prometheus_client's multiprocess mode writes
+every worker's values there and `/metrics` adds them up. The variable is read when
+prometheus_client is first imported, so it must be in the environment of the server process
+(docker-compose and the Helm chart set it; `docker/api-entrypoint.sh` clears the directory).
+Without it a plain in-process registry is used (one worker, tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi import routing as _fastapi_routing
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.responses import Response
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+UNMATCHED_ROUTE = "<unmatched>"
+_FASTAPI_SCOPE_KEY = getattr(_fastapi_routing, "_FASTAPI_SCOPE_KEY", "fastapi")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+# Outcomes of one Triton call (label `outcome`): success; rejected = the model refused the request
+# (invalid input, 4xx); unavailable = Triton or the model is down, not loaded, overloaded or late
+# (503); cancelled = the client went away; error = anything else (backend failure, 5xx).
+OUTCOMES = ("success", "rejected", "unavailable", "cancelled", "error")
+
+# Buckets, in seconds. HTTP: health and info routes answer in milliseconds, synthesis takes from
+# about 0.1 s (a short sentence on a GPU) to minutes (long text, CPU, max_new_tokens 4096).
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+# One Triton inference: queue + batch + generation; never sub-10 ms, up to the 600 s call deadline.
+TRITON_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+# Encoding: wav is ~0.04 ms per second of audio, ogg/opus ~30 ms/s plus ~0.1 s to start ffmpeg.
+ENCODING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+HTTP_REQUESTS = Counter(
+    "qwen_tts_http_requests_total",
+    "HTTP requests answered, by route template, method and status code.",
+    ["route", "method", "status"],
+)
+HTTP_DURATION = Histogram(
+    "qwen_tts_http_request_duration_seconds",
+    "Time from receiving an HTTP request to the end of its response, by route template and method.",
+    ["route", "method"],
+    buckets=HTTP_BUCKETS,
+)
+INFLIGHT = Gauge(
+    "qwen_tts_inflight_requests",
+    "HTTP requests being handled now (all workers together).",
+    multiprocess_mode="livesum",
+)
+TRITON_DURATION = Histogram(
+    "qwen_tts_triton_request_duration_seconds",
+    "Duration of one inference call to Triton as the API sees it, by Triton model and outcome.",
+    ["model", "outcome"],
+    buckets=TRITON_BUCKETS,
+)
+AUDIO_GENERATED = Counter(
+    "qwen_tts_audio_generated_seconds_total",
+    "Seconds of audio synthesized and returned, by Triton model.",
+    ["model"],
+)
+ENCODING_DURATION = Histogram(
+    "qwen_tts_audio_encoding_duration_seconds",
+    "Time spent encoding generated audio to the output format, by format.",
+    ["format"],
+    buckets=ENCODING_BUCKETS,
+)
+
+TRITON_READY = Gauge(
+    "qwen_tts_triton_ready",
+    "1 when the last health check found Triton ready, 0 when not (updated by GET /api/v1/health).",
+    multiprocess_mode="livemostrecent",
+)
+
+METRIC_NAMES = frozenset(
+    {
+        "qwen_tts_http_requests_total",
+        "qwen_tts_http_request_duration_seconds",
+        "qwen_tts_inflight_requests",
+        "qwen_tts_triton_request_duration_seconds",
+        "qwen_tts_audio_generated_seconds_total",
+        "qwen_tts_audio_encoding_duration_seconds",
+        "qwen_tts_triton_ready",
+    }
+)
+"""Every metric family this module defines (the deploy tests check dashboards and alerts against it)."""
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+def collecting_registry() -> CollectorRegistry:
+    """What a scrape reads: every worker's files in multiprocess mode, else this process's registry."""
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
+
+
+def metrics_response() -> Response:
+    """The Prometheus text exposition of all metrics."""
+    return Response(generate_latest(collecting_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    return metrics_response()
+
+
+def mark_worker_exit(pid: int | None = None) -> None:
+    """Multiprocess mode: drop this worker's live gauges (call at the end of the app's lifespan)."""
+    if multiprocess_dir():
+        multiprocess.mark_process_dead(os.getpid() if pid is None else pid)
+
+
+# --- helpers the services call -------------------------------------------------------------------
+
+
+def observe_triton(model: str, outcome: str, seconds: float) -> None:
+    """One inference call to Triton: `outcome` is one of OUTCOMES (others are recorded as error)."""
+    TRITON_DURATION.labels(model=model, outcome=outcome if outcome in OUTCOMES else "error").observe(seconds)
+
+
+def observe_audio(model: str, seconds: float) -> None:
+    """Seconds of audio one request produced (samples / sample rate)."""
+    if seconds > 0:
+        AUDIO_GENERATED.labels(model=model).inc(seconds)
+
+
+def observe_encoding(fmt: str, seconds: float) -> None:
+    """Time spent encoding one response to `fmt` (wav, mp3, ogg, opus)."""
+    ENCODING_DURATION.labels(format=str(fmt)).observe(seconds)
+
+
+def observe_triton_ready(ready: bool) -> None:
+    """Result of a health check of Triton (the readiness probe calls it every few seconds)."""
+    TRITON_READY.set(1 if ready else 0)
+
+
+def triton_outcome(exc: BaseException | None) -> str:
+    """The `outcome` label for a Triton call that raised `exc` (None: it succeeded).
+
+    Works on the API's error taxonomy by its HTTP status (`status_code`), so it needs no import
+    of it: 4xx = rejected, 429/503 = unavailable, anything else = error."""
+    if exc is None:
+        return "success"
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    status = getattr(exc, "status_code", None)
+    if status in (429, 503, 504):
+        return "unavailable"
+    if isinstance(status, int) and 400 <= status < 500:
+        return "rejected"
+    return "error"
+
+
+@contextmanager
+def track_triton(model: str) -> Iterator[None]:
+    """Time the enclosed Triton call and record it with its outcome; exceptions propagate."""
+    started = time.perf_counter()
+    try:
+        yield
+    except BaseException as exc:
+        observe_triton(model, triton_outcome(exc), time.perf_counter() - started)
+        raise
+    observe_triton(model, "success", time.perf_counter() - started)
+
+
+# --- middleware ----------------------------------------------------------------------------------
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template with every router prefix (`/api/v1/cloned-voices/{voice_id}`),
+    never the raw path; `<unmatched>` when no route matched (404).
+
+    FastAPI >= 0.16x no longer copies included routes with their prefix: `scope["route"]` is the
+    original route (`/cloned-voices/{voice_id}`), and the full template is on the effective route
+    context FastAPI keeps in the scope; older versions put the prefixed route in `scope["route"]`.
+    Without either, the static prefix is recovered from the raw path (only when it holds no path
+    parameter value, so no identifier can reach a label)."""
+    fastapi_scope = scope.get(_FASTAPI_SCOPE_KEY)
+    if isinstance(fastapi_scope, dict):
+        full = getattr(fastapi_scope.get("effective_route_context"), "path_format", None)
+        if isinstance(full, str) and full:
+            return full
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if route is None or not isinstance(template, str) or not template:
+        return UNMATCHED_ROUTE
+    regex = getattr(route, "path_regex", None)
+    path = str(scope.get("path", ""))
+    if regex is None or regex.match(path):
+        return template
+    values = [str(v) for v in (scope.get("path_params") or {}).values()]
+    for index, char in enumerate(path):
+        if char == "/" and index and regex.match(path[index:]):
+            prefix = path[:index]
+            return (prefix if not any(v and v in prefix for v in values) else "/<prefix>") + template
+    return template
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware: counts and times every HTTP request by route template.
+
+    Add it with `app.add_middleware(MetricsMiddleware)`. Routes in `skip_routes` (templates) are
+    not recorded: by default the `/metrics` scrape itself."""
+
+    def __init__(self, app: ASGIApp, *, skip_routes: Collection[str] = ("/metrics",)) -> None:
+        self.app = app
+        self.skip_routes = frozenset(skip_routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        INFLIGHT.inc()
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            INFLIGHT.dec()
+            route = route_template(scope)
+            if route not in self.skip_routes:
+                method = str(scope.get("method", "")).upper()
+                method = method if method in METHODS else "OTHER"
+                HTTP_REQUESTS.labels(route=route, method=method, status=str(status)).inc()
+                HTTP_DURATION.labels(route=route, method=method).observe(time.perf_counter() - started)

@@ -1,0 +1,372 @@
+"""The Helm chart rendered by Helm's engine for its defaults and every ci/*-values.yaml, each object
+validated against the Kubernetes JSON schemas (strict), the prometheus-operator objects against
+the CRD models, and the behaviour the values promise checked on the rendered objects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.chart import (
+    CHART,
+    CI_VALUES,
+    KUBE_VERSION,
+    NAMESPACE,
+    RELEASE,
+    Rendered,
+    load_values,
+    render,
+    strip_internal,
+    validate_schema,
+)
+
+CI_IDS = [p.name for p in CI_VALUES]
+K8S_VERSIONS = ("1.29.0", KUBE_VERSION.removeprefix("v"), "1.37.0")
+CRD_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+MONITORING_KINDS = CRD_KINDS
+
+
+def test_ci_values_cover_the_main_setups() -> None:
+    names = {p.name for p in CI_VALUES}
+    assert {"default-values.yaml", "gpu-values.yaml", "postgres-values.yaml", "monitoring-values.yaml"} <= names
+
+
+def test_chart_metadata_and_lint() -> None:
+    import helm_python as helm
+
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["apiVersion"] == "v2" and chart["type"] == "application"
+    report = helm.lint(str(CHART), strict=True, kube_version=KUBE_VERSION)
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert not report["errors"] and not problems, report
+    for path in CI_VALUES:
+        report = helm.lint(str(CHART), load_values(path), strict=True, kube_version=KUBE_VERSION)
+        assert not report["errors"] and not [m for m in report["messages"] if m["severity"] >= 2], (path, report)
+
+
+def test_helm_create_conventions() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert {"imagePullSecrets", "serviceAccount", "nameOverride", "fullnameOverride"} <= set(values)
+    usual = {
+        "image",
+        "podAnnotations",
+        "podSecurityContext",
+        "securityContext",
+        "resources",
+        "autoscaling",
+        "nodeSelector",
+        "tolerations",
+        "affinity",
+        "service",
+        "replicaCount",
+    }
+    assert usual <= set(values["api"]) and usual <= set(values["triton"])
+    assert "ingress" in values["api"]
+    for name in ("_helpers.tpl", "NOTES.txt", "tests/test-connection.yaml"):
+        assert (CHART / "templates" / name).is_file(), name
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    for define in (
+        "qwen-tts.name",
+        "qwen-tts.fullname",
+        "qwen-tts.chart",
+        "qwen-tts.labels",
+        "qwen-tts.selectorLabels",
+        "qwen-tts.serviceAccountName",
+    ):
+        assert f'define "{define}"' in helpers
+
+
+@pytest.mark.parametrize("path", CI_VALUES, ids=CI_IDS)
+def test_ci_values_pass_the_values_schema(path: Path) -> None:
+    validate_schema(load_values(path))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"triton": {"dtype": "int8"}},
+        {"triton": {"models": ["custom_voice_9b"]}},
+        {"api": {"service": {"port": 0}}},
+        {"api": {"image": {"digest": "latest"}}},
+        {"prometheusRule": {"jobAlert": True}},
+        {"unknownTopLevel": 1},
+    ],
+)
+def test_values_schema_rejects_mistakes(bad: dict[str, Any]) -> None:
+    import helm_python as helm
+
+    with pytest.raises(helm.HelmError):
+        validate_schema(bad)
+
+
+def k8s_validate(obj: dict[str, Any], version: str) -> None:
+    import kubernetes_validate
+
+    kubernetes_validate.validate(strip_internal(obj), version, strict=True)
+
+
+def crd_validate(obj: dict[str, Any]) -> None:
+    """Validate a prometheus-operator object with the models generated from its CRDs (v0.80.1),
+    and reject keys the models do not know (pydantic would silently drop them)."""
+    from cloudcoil.models.prometheus_operator import v1
+
+    model = getattr(v1, obj["kind"]).model_validate(strip_internal(obj))
+    dumped = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    assert unknown_keys(strip_internal(obj), dumped) == [], obj["kind"]
+
+
+def unknown_keys(given: Any, kept: Any, path: str = "") -> list[str]:
+    if isinstance(given, dict) and isinstance(kept, dict):
+        missing = [f"{path}.{k}" for k in given if k not in kept and k != "metadata"]
+        return missing + [
+            p for k in given if k in kept and k != "metadata" for p in unknown_keys(given[k], kept[k], f"{path}.{k}")
+        ]
+    if isinstance(given, list) and isinstance(kept, list):
+        return [
+            p for i, (g, k) in enumerate(zip(given, kept, strict=False)) for p in unknown_keys(g, k, f"{path}[{i}]")
+        ]
+    return []
+
+
+@pytest.mark.parametrize("monitoring", [False, True], ids=["plain", "monitoring-api"])
+@pytest.mark.parametrize("path", CI_VALUES, ids=CI_IDS)
+def test_every_rendered_object_is_valid(path: Path, monitoring: bool) -> None:
+    rendered = render(load_values(path), monitoring=monitoring)
+    objects = rendered.objects
+    assert objects
+    kinds = {o["kind"] for o in objects}
+    assert {"Deployment", "Service", "ServiceAccount", "Pod", "ConfigMap"} <= kinds
+    if monitoring:
+        assert {"ServiceMonitor", "PrometheusRule"} <= kinds
+    else:
+        assert not kinds & MONITORING_KINDS, "monitoring objects need the monitoring.coreos.com/v1 API"
+    for obj in objects:
+        assert obj["metadata"]["name"], obj
+        assert "app.kubernetes.io/name" in obj["metadata"]["labels"], obj["metadata"]["name"]
+        assert "app.kubernetes.io/instance" in obj["metadata"]["labels"]
+        if obj["kind"] in CRD_KINDS:
+            crd_validate(obj)
+        else:
+            for version in K8S_VERSIONS:
+                k8s_validate(obj, version)
+    names = [(o["kind"], o["metadata"]["name"]) for o in objects]
+    assert len(names) == len(set(names)), names
+    assert "tts" in rendered.notes
+
+
+def test_crd_validation_catches_mistakes() -> None:
+    rendered = render(monitoring=True)
+    monitor = json.loads(json.dumps(rendered.get("ServiceMonitor", "-api")))
+    monitor["spec"]["endpoints"][0]["intervall"] = "30s"
+    with pytest.raises(AssertionError):
+        crd_validate(monitor)
+    rule = json.loads(json.dumps(rendered.get("PrometheusRule")))
+    rule["spec"]["groups"][0]["rules"][0]["for"] = "ten minutes"
+    with pytest.raises(Exception, match="pattern"):
+        crd_validate(rule)
+
+
+def test_k8s_validation_catches_mistakes() -> None:
+    import kubernetes_validate
+
+    deployment = json.loads(json.dumps(strip_internal(render().get("Deployment", "-triton"))))
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbes"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, "1.31.0", strict=True)
+
+
+def containers(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+
+
+def env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def volumes(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+
+
+def test_triton_deployment_defaults() -> None:
+    rendered = render()
+    triton = rendered.get("Deployment", "-triton")
+    pod = triton["spec"]["template"]["spec"]
+    container = containers(triton)["triton"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    assert container["startupProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    startup = container["startupProbe"]
+    assert startup["failureThreshold"] * startup["periodSeconds"] >= 600, "model loading takes minutes"
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": 8000, "grpc": 8001, "metrics": 8002}
+    vols = volumes(triton)
+    assert vols["dshm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "2Gi"}
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in container["volumeMounts"]
+    assert (
+        vols["model-cache"]["persistentVolumeClaim"]["claimName"]
+        == rendered.get("PersistentVolumeClaim", "-model-cache")["metadata"]["name"]
+    )
+    variables = env(container)
+    assert variables["HF_HOME"] == "/cache/huggingface"
+    assert variables["QWEN_TTS_MODELS"].split(",")[0] == "custom_voice_1_7b"
+    assert "QWEN_TTS_WEIGHTS_DIR" not in variables
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_triton_gpu_values() -> None:
+    rendered = render(load_values(CHART / "ci" / "gpu-values.yaml"))
+    triton = rendered.get("Deployment", "-triton")
+    container = containers(triton)["triton"]
+    assert triton["spec"]["replicas"] == 2
+    assert triton["spec"]["template"]["spec"]["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    variables = env(container)
+    assert variables["QWEN_TTS_DTYPE"] == "bfloat16" and variables["QWEN_TTS_DEVICE"] == "cuda"
+    assert variables["QWEN_TTS_WEIGHTS_DIR"] == "/models"
+    weights = volumes(triton)["weights"]["persistentVolumeClaim"]
+    assert weights == {"claimName": "qwen-tts-weights", "readOnly": True}
+    assert rendered.get("PersistentVolumeClaim", "-model-cache")["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def test_triton_on_cpu_requests_no_gpu() -> None:
+    rendered = render(load_values(CHART / "ci" / "cpu-values.yaml"))
+    container = containers(rendered.get("Deployment", "-triton"))["triton"]
+    assert "nvidia.com/gpu" not in json.dumps(container["resources"])
+    assert env(container)["QWEN_TTS_DEVICE"] == "cpu"
+    assert "persistentVolumeClaim" not in volumes(rendered.get("Deployment", "-triton"))["model-cache"]
+
+
+def test_api_deployment_defaults_sqlite_single_replica() -> None:
+    rendered = render()
+    api = rendered.get("Deployment", "-api")
+    container = containers(api)["api"]
+    assert api["spec"]["replicas"] == 1
+    assert api["spec"]["strategy"] == {"type": "Recreate"}
+    assert container["readinessProbe"]["httpGet"]["path"] == "/api/v1/health"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/api/v1/health/live"
+    variables = env(container)
+    assert variables["QWEN_TTS_TRITON_URL"] == f"{RELEASE}-qwen-tts-triton:8001"
+    assert variables["QWEN_TTS_DATA_DIR"] == "/data"
+    assert "QWEN_TTS_DATABASE_URL" not in variables
+    assert variables["PROMETHEUS_MULTIPROC_DIR"] == "/run/prometheus-multiproc"
+    vols = volumes(api)
+    assert vols["prometheus-multiproc"]["emptyDir"]["medium"] == "Memory"
+    assert (
+        vols["data"]["persistentVolumeClaim"]["claimName"]
+        == rendered.get("PersistentVolumeClaim", "-api-data")["metadata"]["name"]
+    )
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "HorizontalPodAutoscaler" not in rendered.kinds()
+    service = rendered.get("Service", "-api")
+    assert service["spec"]["ports"] == [{"port": 8080, "targetPort": "http", "protocol": "TCP", "name": "http"}]
+
+
+def test_api_with_postgres_secret_autoscaling_and_ingress() -> None:
+    rendered = render(load_values(CHART / "ci" / "postgres-values.yaml"))
+    api = rendered.get("Deployment", "-api")
+    container = containers(api)["api"]
+    assert "replicas" not in api["spec"] and "strategy" not in api["spec"]
+    assert env(container)["QWEN_TTS_DATABASE_URL"] == {"secretKeyRef": {"name": "qwen-tts-db", "key": "database-url"}}
+    assert "data" not in volumes(api)
+    assert not [o for o in rendered.objects if o["kind"] == "PersistentVolumeClaim" and "-api" in o["metadata"]["name"]]
+    hpa = rendered.get("HorizontalPodAutoscaler", "-api")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"]["name"] == api["metadata"]["name"]
+    assert {m["resource"]["name"] for m in hpa["spec"]["metrics"]} == {"cpu", "memory"}
+    ingress = rendered.get("Ingress")
+    assert ingress["spec"]["tls"][0]["secretName"] == "tts-example-tls"
+    assert container["image"].endswith("@sha256:" + "0" * 64)
+
+
+def test_several_api_replicas_without_a_database_fail() -> None:
+    import helm_python as helm
+
+    for values in ({"api": {"replicaCount": 2}}, {"api": {"autoscaling": {"enabled": True}}}):
+        with pytest.raises(helm.HelmError, match="external database"):
+            render(values)
+
+
+def test_services_select_their_pods_and_name_their_ports() -> None:
+    rendered = render()
+    for component in ("api", "triton"):
+        deployment = rendered.get("Deployment", f"-{component}")
+        service = rendered.get("Service", f"-{component}")
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+        assert service["spec"]["selector"].items() <= pod_labels.items()
+        assert service["spec"]["selector"]["app.kubernetes.io/component"] == component
+        assert all(p.get("name") for p in service["spec"]["ports"])
+    triton_ports = {p["name"]: p["port"] for p in rendered.get("Service", "-triton")["spec"]["ports"]}
+    assert triton_ports == {"http": 8000, "grpc": 8001, "metrics": 8002}
+
+
+def test_triton_queue_time_autoscaler_is_off_by_default_and_documented() -> None:
+    assert "HorizontalPodAutoscaler" not in render().kinds()
+    rendered = render(load_values(CHART / "ci" / "monitoring-values.yaml"), monitoring=True)
+    hpa = rendered.get("HorizontalPodAutoscaler", "-triton")
+    metric = hpa["spec"]["metrics"][0]
+    assert metric["type"] == "Pods"
+    assert metric["pods"]["metric"]["name"] == "qwen_tts_triton_queue_seconds"
+    assert metric["pods"]["target"] == {"type": "AverageValue", "averageValue": "750m"}
+    assert "replicas" not in rendered.get("Deployment", "-triton")["spec"]
+    readme = (CHART / "README.md").read_text()
+    assert "qwen_tts_triton_queue_seconds" in readme and "nv_inference_queue_duration_us" in readme
+
+
+def test_monitoring_objects_need_the_api_and_carry_extra_labels() -> None:
+    values = load_values(CHART / "ci" / "monitoring-values.yaml")
+    assert not {o["kind"] for o in render(values).objects} & MONITORING_KINDS
+    rendered = render(values, monitoring=True)
+    monitors = [o for o in rendered.objects if o["kind"] == "ServiceMonitor"]
+    assert {m["spec"]["endpoints"][0]["port"] for m in monitors} == {"http", "metrics"}
+    for obj in [*monitors, rendered.get("PrometheusRule")]:
+        assert obj["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    for monitor in monitors:
+        assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+        service = next(
+            s
+            for s in rendered.objects
+            if s["kind"] == "Service"
+            and monitor["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()
+        )
+        assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
+    disabled = render({"serviceMonitor": {"enabled": False}, "prometheusRule": {"enabled": False}}, monitoring=True)
+    assert not {o["kind"] for o in disabled.objects} & MONITORING_KINDS
+
+
+def alert_names(rendered: Rendered) -> set[str]:
+    rule = rendered.get("PrometheusRule")
+    return {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]}
+
+
+def test_alerts_and_the_job_backlog_gate() -> None:
+    default = alert_names(render(monitoring=True))
+    assert default == {
+        "QwenTTSTritonQueueTimeHigh",
+        "QwenTTSInferenceFailureRate",
+        "QwenTTSTritonRequestFailures",
+        "QwenTTSNoTritonReady",
+    }
+    gated = alert_names(render({"prometheusRule": {"jobAlerts": True}}, monitoring=True))
+    assert gated == default | {"QwenTTSJobBacklogHigh"}
+
+
+def test_dashboard_configmap_is_the_dashboard_file() -> None:
+    configmap = render().get("ConfigMap", "-dashboard")
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads((CHART / "dashboards" / "qwen-tts.json").read_text())
+    assert json.loads(configmap["data"]["qwen-tts.json"]) == shipped
+    assert "ConfigMap" not in render({"grafanaDashboard": {"enabled": False}}).kinds()
+
+
+def test_test_hook_checks_api_and_triton() -> None:
+    pod = render().get("Pod", "-test-connection")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    script = " ".join(pod["spec"]["containers"][0]["args"])
+    for url in ("/api/v1/health/live", "/api/v1/health", "/v2/health/ready"):
+        assert url in script

@@ -1,0 +1,208 @@
+"""Alert rules and the Prometheus configuration checked by the real promtool (Debian's prometheus
+package), the rules extracted from the rendered PrometheusRule; the compose rules file kept
+identical to the chart's; the alerts exercised by `promtool test rules` on synthetic series."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.chart import ROOT, render
+from tests.deploy.tools import promtool
+
+PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
+COMPOSE_RULES = PROMETHEUS_DIR / "rules" / "qwen-tts.yml"
+
+
+def run_promtool(*args: str, cwd: Path | None = None) -> str:
+    done = subprocess.run([promtool(), *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def chart_groups(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    rule = render(values, monitoring=True).get("PrometheusRule")
+    groups: list[dict[str, Any]] = rule["spec"]["groups"]
+    return groups
+
+
+def write_rules(path: Path, groups: list[dict[str, Any]]) -> Path:
+    path.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        None,
+        {"prometheusRule": {"jobAlerts": True}},
+        {
+            "prometheusRule": {
+                "jobAlerts": True,
+                "thresholds": {"tritonQueueSeconds": 0.5, "inferenceFailureRatio": 0.01},
+            }
+        },
+    ],
+    ids=["default", "job-alerts", "thresholds"],
+)
+def test_rendered_prometheus_rule_passes_promtool(tmp_path: Path, values: dict[str, Any] | None) -> None:
+    groups = chart_groups(values)
+    out = run_promtool("check", "rules", str(write_rules(tmp_path / "rules.yml", groups)))
+    count = sum(len(g["rules"]) for g in groups)
+    assert f"SUCCESS: {count} rules found" in out
+
+
+def test_compose_rules_equal_the_chart_rules() -> None:
+    compose = yaml.safe_load(COMPOSE_RULES.read_text())["groups"]
+    assert compose == chart_groups({"prometheusRule": {"tritonJob": "triton", "apiJob": "api"}})
+    run_promtool("check", "rules", str(COMPOSE_RULES))
+
+
+def test_prometheus_config_passes_promtool_and_scrapes_both() -> None:
+    out = run_promtool("check", "config", str(PROMETHEUS_DIR / "prometheus.yml"))
+    assert "SUCCESS" in out and "rules found" in out
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: (job.get("metrics_path", "/metrics"), job["static_configs"][0]["targets"])
+        for job in config["scrape_configs"]
+    }
+    assert targets["api"] == ("/metrics", ["api:8080"])
+    assert targets["triton"] == ("/metrics", ["triton:8002"])
+
+
+ALERT_TESTS = textwrap.dedent(
+    """
+    rule_files:
+      - rules.yml
+    evaluation_interval: 1m
+    tests:
+      - interval: 1m
+        input_series:
+          # 10 requests/s, each waiting 3 s in the queue: 30e6 us of queue time per second.
+          - series: 'nv_inference_queue_duration_us{job="triton",model="custom_voice_1_7b"}'
+            values: '0+1800000000x30'
+          - series: 'nv_inference_request_success{job="triton",model="custom_voice_1_7b"}'
+            values: '0+600x30'
+          - series: 'nv_inference_request_failure{job="triton",model="custom_voice_1_7b",reason="BACKEND"}'
+            values: '0+0x30'
+          - series: 'up{job="triton"}'
+            values: '1x30'
+          - series: >-
+              qwen_tts_triton_request_duration_seconds_count{job="api",model="custom_voice_1_7b",outcome="success"}
+            values: '0+90x30'
+          - series: >-
+              qwen_tts_triton_request_duration_seconds_count{job="api",model="custom_voice_1_7b",outcome="error"}
+            values: '0+10x30'
+          - series: >-
+              qwen_tts_triton_request_duration_seconds_count{job="api",model="custom_voice_1_7b",outcome="rejected"}
+            values: '0+500x30'
+          - series: 'qwen_tts_triton_ready{job="api"}'
+            values: '1x30'
+        alert_rule_test:
+          - eval_time: 20m
+            alertname: QwenTTSTritonQueueTimeHigh
+            exp_alerts:
+              - exp_labels: {severity: warning, model: custom_voice_1_7b}
+                exp_annotations:
+                  summary: Triton queue time is high for custom_voice_1_7b
+                  description: >-
+                    Requests wait 3s on average in Triton's queue for model custom_voice_1_7b
+                    (threshold 2s): add Triton replicas or GPUs, or shed load.
+          - eval_time: 20m
+            alertname: QwenTTSInferenceFailureRate
+            exp_alerts:
+              # 10 errors among 100 calls a minute; the 500 rejected ones are not counted.
+              - exp_labels: {severity: critical, model: custom_voice_1_7b}
+                exp_annotations:
+                  summary: Inference calls fail for custom_voice_1_7b
+                  description: >-
+                    10% of the API's inference calls to custom_voice_1_7b failed or found the model
+                    unavailable over 5 minutes (requests the model rejected as invalid, and cancelled
+                    ones, are left out).
+          - eval_time: 20m
+            alertname: QwenTTSTritonRequestFailures
+            exp_alerts: []
+          - eval_time: 20m
+            alertname: QwenTTSNoTritonReady
+            exp_alerts: []
+      - interval: 1m
+        input_series:
+          - series: 'up{job="triton"}'
+            values: '0x30'
+          - series: 'qwen_tts_triton_ready{job="api"}'
+            values: '0x30'
+        alert_rule_test:
+          - eval_time: 10m
+            alertname: QwenTTSNoTritonReady
+            exp_alerts:
+              - exp_labels: {severity: critical}
+                exp_annotations:
+                  summary: No ready Triton server
+                  description: >-
+                    No Triton metrics endpoint answers, or the API's health checks find Triton not
+                    ready: TTS requests fail with 503.
+          - eval_time: 10m
+            alertname: QwenTTSTritonQueueTimeHigh
+            exp_alerts: []
+      - interval: 1m
+        input_series:
+          # Triton's metrics endpoint answers but the API's health checks find it not ready.
+          - series: 'up{job="triton"}'
+            values: '1x30'
+          - series: 'qwen_tts_triton_ready{job="api",instance="api-1"}'
+            values: '0x30'
+        alert_rule_test:
+          - eval_time: 4m
+            alertname: QwenTTSNoTritonReady
+            exp_alerts: []
+          - eval_time: 10m
+            alertname: QwenTTSNoTritonReady
+            exp_alerts:
+              - exp_labels: {severity: critical}
+                exp_annotations:
+                  summary: No ready Triton server
+                  description: >-
+                    No Triton metrics endpoint answers, or the API's health checks find Triton not
+                    ready: TTS requests fail with 503.
+    """
+)
+
+
+def test_alerts_fire_on_synthetic_series(tmp_path: Path) -> None:
+    write_rules(tmp_path / "rules.yml", yaml.safe_load(COMPOSE_RULES.read_text())["groups"])
+    (tmp_path / "test.yml").write_text(ALERT_TESTS)
+    out = run_promtool("test", "rules", "test.yml", cwd=tmp_path)
+    assert "SUCCESS" in out
+
+
+def test_job_backlog_alert_fires_when_enabled(tmp_path: Path) -> None:
+    groups = chart_groups({"prometheusRule": {"jobAlerts": True, "apiJob": "api", "tritonJob": "triton"}})
+    write_rules(tmp_path / "rules.yml", groups)
+    (tmp_path / "test.yml").write_text(
+        textwrap.dedent(
+            """
+            rule_files: [rules.yml]
+            tests:
+              - interval: 1m
+                input_series:
+                  - series: 'qwen_tts_jobs_queue_depth{job="api",instance="a"}'
+                    values: '150x30'
+                  - series: 'up{job="triton"}'
+                    values: '1x30'
+                alert_rule_test:
+                  - eval_time: 20m
+                    alertname: QwenTTSJobBacklogHigh
+                    exp_alerts:
+                      - exp_labels: {severity: warning}
+                        exp_annotations:
+                          summary: TTS job backlog is growing
+                          description: "150 jobs are waiting (threshold 100) for 15 minutes: add Triton capacity."
+            """
+        )
+    )
+    run_promtool("test", "rules", "test.yml", cwd=tmp_path)
