@@ -2,25 +2,32 @@
 
 qwen-tts takes text, speaker, language, instruct and reference audio per row, but sampling
 settings per call: requests are grouped by their settings and each group is one batched call.
-A failing group call is retried row by row, so one bad request gets its own error and never
-fails its neighbours.
+A failing batched call is retried row by row (`run_batched`), so one bad request gets its own
+error and never fails its neighbours. Voice clone batches are in `clone_batching`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
+from tts_engine.clone_prompt import ClonePrompt
 from tts_engine.config import Variant
-from tts_engine.reference_audio import MODEL_SAMPLE_RATE, ReferenceAudioError, prepare_reference
-from tts_engine.requests import RequestError, SamplingParams, SynthesisRequest
+from tts_engine.errors import RequestError
+from tts_engine.reference_audio import MODEL_SAMPLE_RATE
+from tts_engine.requests import SamplingParams, SynthesisRequest
 
 log = logging.getLogger(__name__)
 
-Outcome = np.ndarray | Exception
+Outcome = np.ndarray | ClonePrompt | Exception
+"""Audio (float32, 24 kHz), a built voice-clone prompt (PROMPT_ONLY), or the request's error."""
+
+Row = TypeVar("Row")
+Result = TypeVar("Result")
 
 
 class TTSModel(Protocol):
@@ -31,6 +38,7 @@ class TTSModel(Protocol):
     ) -> Any: ...
     def generate_voice_design(self, text: Any, instruct: Any, language: Any = ..., **kw: Any) -> Any: ...
     def generate_voice_clone(self, text: Any, language: Any = ..., **kw: Any) -> Any: ...
+    def create_voice_clone_prompt(self, ref_audio: Any, ref_text: Any = ..., x_vector_only_mode: Any = ...) -> Any: ...
     def get_supported_speakers(self) -> list[str] | None: ...
     def get_supported_languages(self) -> list[str] | None: ...
 
@@ -52,8 +60,48 @@ def group_by_sampling(items: Sequence[SynthesisRequest | Exception]) -> dict[Sam
     return groups
 
 
+def run_batched(
+    call: Callable[[Sequence[Row]], list[Result]], rows: Sequence[Row], what: str
+) -> list[Result | Exception]:
+    """`call(rows)` once; if it fails, once per row, so a failure belongs to the row that caused it."""
+    try:
+        results = call(rows)
+        if len(results) != len(rows):
+            raise RuntimeError(f"{what}: {len(results)} results for {len(rows)} rows")
+        return list(results)
+    except Exception:
+        if len(rows) == 1:
+            log.exception("%s failed for a single request", what)
+            return [RuntimeError(f"{what} failed")]
+        log.warning("batched %s of %d rows failed; retrying row by row", what, len(rows))
+    singles: list[Result | Exception] = []
+    for row in rows:
+        single = _single(call, row, what)
+        singles.append(single)
+    return singles
+
+
+def _single(call: Callable[[Sequence[Row]], list[Result]], row: Row, what: str) -> Result | Exception:
+    try:
+        return call([row])[0]
+    except RequestError as exc:
+        return exc
+    except Exception as exc:
+        log.exception("%s failed for one request", what)
+        return RuntimeError(f"{what} failed: {type(exc).__name__}")
+
+
+def checked_wavs(wavs: Sequence[Any], rate: Any, rows: int) -> list[np.ndarray]:
+    """The model's output as float32 arrays, after checking its rate and row count."""
+    if int(rate) != MODEL_SAMPLE_RATE:
+        raise RuntimeError(f"model produced {rate} Hz audio; the serving path expects {MODEL_SAMPLE_RATE} Hz")
+    if len(wavs) != rows:
+        raise RuntimeError(f"model returned {len(wavs)} outputs for {rows} rows")
+    return [np.asarray(wav, dtype=np.float32).reshape(-1) for wav in wavs]
+
+
 def generate_group(model: TTSModel, variant: Variant, rows: Sequence[SynthesisRequest]) -> list[np.ndarray]:
-    """One batched `generate_*` call for rows that share their sampling settings."""
+    """One batched `generate_*` call for CustomVoice or VoiceDesign rows sharing their sampling settings."""
     kwargs = rows[0].sampling.generate_kwargs()
     texts = [row.text for row in rows]
     languages = [row.language.lower() for row in rows]
@@ -67,58 +115,16 @@ def generate_group(model: TTSModel, variant: Variant, rows: Sequence[SynthesisRe
             text=texts, instruct=[row.instruct for row in rows], language=languages, **kwargs
         )
     else:
-        # Always (array, rate) tuples: a string would make qwen-tts open a path or a URL itself.
-        refs = [(row.ref_audio, MODEL_SAMPLE_RATE) for row in rows]
-        wavs, rate = model.generate_voice_clone(
-            text=texts,
-            language=languages,
-            ref_audio=refs,
-            ref_text=[row.ref_text for row in rows],
-            x_vector_only_mode=[row.x_vector_only for row in rows],
-            **kwargs,
-        )
-    if int(rate) != MODEL_SAMPLE_RATE:
-        raise RuntimeError(f"model produced {rate} Hz audio; the serving path expects {MODEL_SAMPLE_RATE} Hz")
-    if len(wavs) != len(rows):
-        raise RuntimeError(f"model returned {len(wavs)} outputs for {len(rows)} rows")
-    return [np.asarray(wav, dtype=np.float32).reshape(-1) for wav in wavs]
-
-
-def prepare(item: SynthesisRequest | Exception) -> SynthesisRequest | Exception:
-    """Resample a clone request's reference audio once, before batching."""
-    if not isinstance(item, SynthesisRequest) or item.ref_audio is None or item.ref_sample_rate is None:
-        return item
-    try:
-        audio = prepare_reference(item.ref_audio, item.ref_sample_rate)
-    except ReferenceAudioError as exc:
-        return RequestError(f"REF_AUDIO: {exc}")
-    return SynthesisRequest(**{**item.__dict__, "ref_audio": audio, "ref_sample_rate": MODEL_SAMPLE_RATE})
+        raise ValueError("voice clone batches go through tts_engine.clone_batching")
+    return checked_wavs(wavs, rate, len(rows))
 
 
 def synthesize(model: TTSModel, variant: Variant, items: Sequence[SynthesisRequest | Exception]) -> list[Outcome]:
-    """One outcome per item, in order: audio for a good request, the exception for a bad one."""
-    prepared = [prepare(item) for item in items]
-    outcomes: list[Outcome] = [item if isinstance(item, Exception) else RuntimeError("not run") for item in prepared]
-    for indices in group_by_sampling(prepared).values():
-        rows = [prepared[i] for i in indices]
-        assert all(isinstance(row, SynthesisRequest) for row in rows)
-        try:
-            results: list[Outcome] = list(generate_group(model, variant, rows))  # type: ignore[arg-type]
-        except Exception:
-            if len(rows) == 1:
-                log.exception("generation failed for a single request")
-                results = [RuntimeError("generation failed")]
-            else:
-                log.warning("batched call of %d rows failed; retrying row by row", len(rows))
-                results = [_single(model, variant, row) for row in rows]  # type: ignore[arg-type]
+    """CustomVoice / VoiceDesign: one outcome per item, in order (audio, or that request's error)."""
+    outcomes: list[Outcome] = [item if isinstance(item, Exception) else RuntimeError("not run") for item in items]
+    for indices in group_by_sampling(items).values():
+        rows = [item for item in (items[i] for i in indices) if isinstance(item, SynthesisRequest)]
+        results = run_batched(partial(generate_group, model, variant), rows, "generation")
         for index, result in zip(indices, results, strict=True):
             outcomes[index] = result
     return outcomes
-
-
-def _single(model: TTSModel, variant: Variant, row: SynthesisRequest) -> Outcome:
-    try:
-        return generate_group(model, variant, [row])[0]
-    except Exception as exc:
-        log.exception("generation failed for one request")
-        return RuntimeError(f"generation failed: {type(exc).__name__}")

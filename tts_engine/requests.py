@@ -13,15 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from tts_engine.clone_prompt import ClonePrompt, parse_prompt
 from tts_engine.config import Variant
+from tts_engine.errors import RequestError
 
 MAX_TEXT_CHARS = 20_000
 # Generation limit in codec frames (80 ms each): 4096 frames is about 5.5 minutes of audio.
 MAX_NEW_TOKENS_LIMIT = 4096
-
-
-class RequestError(ValueError):
-    """One request is invalid; it gets its own error response and never fails its batch."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +61,10 @@ class SynthesisRequest:
     ref_text: str | None = None
     x_vector_only: bool = False
     sampling: SamplingParams = SamplingParams()
+    prompt_only: bool = False
+    """Voice clone: build the prompt from the reference and answer with it (no TEXT, no audio)."""
+    prompt: ClonePrompt | None = field(default=None, compare=False, repr=False)
+    """Voice clone: a stored prompt sent back by the client instead of reference audio."""
 
 
 def _first(array: np.ndarray | None) -> Any:
@@ -119,7 +121,9 @@ def _reference(inputs: Mapping[str, np.ndarray | None]) -> tuple[np.ndarray, int
     audio = inputs.get("REF_AUDIO")
     rate = _first(inputs.get("REF_SAMPLE_RATE"))
     if audio is None or rate is None:
-        raise RequestError("REF_AUDIO and REF_SAMPLE_RATE are required for voice cloning")
+        raise RequestError(
+            "REF_AUDIO and REF_SAMPLE_RATE are required for voice cloning (or a stored prompt: REF_SPK_EMBEDDING)"
+        )
     samples = np.asarray(audio, dtype=np.float32).reshape(-1)
     if samples.size == 0 or not np.all(np.isfinite(samples)):
         raise RequestError("REF_AUDIO must be non-empty and finite")
@@ -130,9 +134,11 @@ def _reference(inputs: Mapping[str, np.ndarray | None]) -> tuple[np.ndarray, int
 
 def parse_request(inputs: Mapping[str, np.ndarray | None], variant: Variant) -> SynthesisRequest:
     """Validate one request's tensors for `variant`; raise RequestError naming the bad input."""
-    text = _required_text(inputs, "TEXT")
     language = (_text(inputs, "LANGUAGE") or "Auto").strip() or "Auto"
     sampling = parse_sampling(inputs)
+    if variant is Variant.VOICE_CLONE:
+        return _parse_clone(inputs, language, sampling)
+    text = _required_text(inputs, "TEXT")
     if variant is Variant.CUSTOM_VOICE:
         instruct = (_text(inputs, "INSTRUCT") or "").strip() or None
         return SynthesisRequest(
@@ -142,20 +148,59 @@ def parse_request(inputs: Mapping[str, np.ndarray | None], variant: Variant) -> 
             instruct=instruct,
             sampling=sampling,
         )
-    if variant is Variant.VOICE_DESIGN:
+    instruct = _required_text(inputs, "INSTRUCT")
+    return SynthesisRequest(text=text, language=language, instruct=instruct, sampling=sampling)
+
+
+def _flag(inputs: Mapping[str, np.ndarray | None], name: str) -> bool:
+    return bool(_first(inputs.get(name)) or False)
+
+
+def _stored_prompt(inputs: Mapping[str, np.ndarray | None], prompt_only: bool) -> ClonePrompt | None:
+    """The stored prompt a request sends back instead of reference audio, or None."""
+    code, embedding = inputs.get("REF_CODE"), inputs.get("REF_SPK_EMBEDDING")
+    if embedding is None:
+        if code is not None:
+            raise RequestError("REF_CODE needs REF_SPK_EMBEDDING: a stored prompt always carries its speaker embedding")
+        return None
+    if inputs.get("REF_AUDIO") is not None:
+        raise RequestError(
+            "REF_AUDIO and REF_SPK_EMBEDDING are mutually exclusive: send reference audio or a stored prompt, not both"
+        )
+    if prompt_only:
+        raise RequestError("PROMPT_ONLY builds a prompt from REF_AUDIO; it cannot take REF_SPK_EMBEDDING")
+    prompt = parse_prompt(code, embedding)
+    if prompt.icl and _flag(inputs, "X_VECTOR_ONLY"):
+        raise RequestError("X_VECTOR_ONLY is true but REF_CODE carries reference codes (an ICL prompt)")
+    return prompt
+
+
+def _parse_clone(
+    inputs: Mapping[str, np.ndarray | None], language: str, sampling: SamplingParams
+) -> SynthesisRequest:
+    """Voice clone: raw reference audio, or a stored prompt, or PROMPT_ONLY (build the prompt only)."""
+    prompt_only = _flag(inputs, "PROMPT_ONLY")
+    stored = _stored_prompt(inputs, prompt_only)
+    text = "" if prompt_only else _required_text(inputs, "TEXT")
+    if stored is not None:
         return SynthesisRequest(
-            text=text, language=language, instruct=_required_text(inputs, "INSTRUCT"), sampling=sampling
+            text=text,
+            language=language,
+            ref_text=_required_text(inputs, "REF_TEXT") if stored.icl else None,
+            x_vector_only=not stored.icl,
+            prompt=stored,
+            sampling=sampling,
         )
     samples, rate = _reference(inputs)
-    x_vector_only = bool(_first(inputs.get("X_VECTOR_ONLY")) or False)
-    ref_text = None if x_vector_only else _required_text(inputs, "REF_TEXT")
+    x_vector_only = _flag(inputs, "X_VECTOR_ONLY")
     return SynthesisRequest(
         text=text,
         language=language,
         ref_audio=samples,
         ref_sample_rate=rate,
-        ref_text=ref_text,
+        ref_text=None if x_vector_only else _required_text(inputs, "REF_TEXT"),
         x_vector_only=x_vector_only,
+        prompt_only=prompt_only,
         sampling=sampling,
     )
 

@@ -12,11 +12,14 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from tts_engine.batching import Outcome
+from tts_engine.clone_prompt import ClonePrompt, prompt_outputs
 from tts_engine.config import parse_engine_config
 from tts_engine.engine import Engine
+from tts_engine.errors import RequestError
 from tts_engine.loader import describe, load_model
 from tts_engine.reference_audio import MODEL_SAMPLE_RATE
-from tts_engine.requests import RequestError, audio_outputs
+from tts_engine.requests import audio_outputs
 
 log = logging.getLogger("tts_engine")
 
@@ -29,6 +32,9 @@ INPUT_NAMES = (
     "REF_SAMPLE_RATE",
     "REF_TEXT",
     "X_VECTOR_ONLY",
+    "PROMPT_ONLY",
+    "REF_CODE",
+    "REF_SPK_EMBEDDING",
     "TEMPERATURE",
     "TOP_K",
     "TOP_P",
@@ -45,13 +51,18 @@ def _inputs(request: Any) -> dict[str, np.ndarray | None]:
     return found
 
 
-def _response(outcome: np.ndarray | Exception) -> Any:
+def _response(outcome: Outcome, num_code_groups: int) -> Any:
+    """An error response, or the outcome's tensors: AUDIO and SAMPLE_RATE, or a prompt's REF_CODE and
+    REF_SPK_EMBEDDING. Triton returns to the client only the outputs it asked for."""
     if isinstance(outcome, RequestError):
         return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(outcome), pb_utils.TritonError.INVALID_ARG))
     if isinstance(outcome, Exception):
         return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(outcome), pb_utils.TritonError.INTERNAL))
-    tensors = [pb_utils.Tensor(name, value) for name, value in audio_outputs(outcome, MODEL_SAMPLE_RATE).items()]
-    return pb_utils.InferenceResponse(output_tensors=tensors)
+    if isinstance(outcome, ClonePrompt):
+        outputs = prompt_outputs(outcome, num_code_groups)
+    else:
+        outputs = audio_outputs(outcome, MODEL_SAMPLE_RATE)
+    return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(name, value) for name, value in outputs.items()])
 
 
 class TritonPythonModel:
@@ -67,7 +78,8 @@ class TritonPythonModel:
 
     def execute(self, requests: list[Any]) -> list[Any]:
         outcomes = self.engine.run([_inputs(request) for request in requests])
-        return [_response(outcome) for outcome in outcomes]
+        groups = self.engine.prompt_spec.num_code_groups if self.engine.prompt_spec else 0
+        return [_response(outcome, groups) for outcome in outcomes]
 
     def finalize(self) -> None:
         log.info("unloading")
