@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlmodel import Session
 
 from api.inference.client import TritonGateway
 from api.services.limits import InflightLimiter
 from api.settings import Settings
+from api.store.database import Database
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -26,6 +29,13 @@ def get_limiter(request: Request) -> InflightLimiter:
     return limiter
 
 
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request. Services run each query as its own short transaction in a thread."""
+    database: Database = request.app.state.database
+    yield from database.sessions()
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 TritonDep = Annotated[TritonGateway, Depends(get_triton)]
 LimiterDep = Annotated[InflightLimiter, Depends(get_limiter)]
+SessionDep = Annotated[Session, Depends(get_session)]

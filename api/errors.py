@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+# What SQLAlchemy raises when the database is down, unreachable, or locked past its timeout
+# (connection refused, server restart, pool exhausted, SQLite busy): the client gets 503, not 500.
+DATABASE_DOWN: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeoutError)
+
 
 class ApiError(Exception):
     """Base class: a failure with a client-safe message."""
@@ -115,6 +122,14 @@ def install_error_handlers(app: Any) -> None:
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
         body = {"success": False, "error": str(exc.detail), "error_type": kind}
         return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
+
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        error = UnavailableError("the database is unavailable; retry shortly", headers={"Retry-After": "5"})
+        return JSONResponse(status_code=error.status_code, content=error.body(), headers=error.headers)
+
+    for database_error in DATABASE_DOWN:
+        app.add_exception_handler(database_error, _database_down)
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception) -> JSONResponse:

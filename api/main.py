@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
 from api.inference.client import TritonGateway
-from api.routes import info, tts
+from api.jobs.worker import JobWorker, drain_on_signals
+from api.routes import info, jobs, tts, voices
 from api.services.limits import InflightLimiter
 from api.settings import Settings, get_settings
+from api.store.database import Database
 
 API_PREFIX = "/api/v1"
 
@@ -22,15 +27,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.database = Database(
+            settings.database_url,
+            timeout_seconds=settings.database_timeout_seconds,
+            pool_size=settings.database_pool_size,
+        )
+        # Migrations run before serving; a database that is down is retried on first use instead.
+        await anyio.to_thread.run_sync(app.state.database.try_migrate)
         app.state.triton = TritonGateway(
             settings.triton_url,
             timeout_seconds=settings.triton_timeout_seconds,
             connect_timeout_seconds=settings.triton_connect_timeout_seconds,
         )
+        await start_jobs(app, settings)
         try:
             yield
         finally:
+            await stop_jobs(app, settings)
             await app.state.triton.close()
+            app.state.database.dispose()
 
     app = FastAPI(title="Qwen3-TTS API", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
@@ -42,7 +57,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(info.router, prefix=API_PREFIX)
     app.include_router(tts.router, prefix=API_PREFIX)
+    app.include_router(voices.router, prefix=API_PREFIX)
+    app.include_router(voices.tts_router, prefix=API_PREFIX)
+    app.include_router(jobs.router, prefix=API_PREFIX)
     return app
+
+
+async def start_jobs(app: FastAPI, settings: Settings) -> None:
+    """The job worker (unless this replica only serves the API), and the shutdown signal that stops
+    it claiming and ends SSE streams (clients reconnect elsewhere) before connections are drained."""
+    app.state.jobs_closing = asyncio.Event()
+    app.state.job_worker = None
+    if settings.job_workers_enabled:
+        app.state.job_worker = JobWorker(database=app.state.database, triton=app.state.triton, settings=settings)
+        app.state.job_worker.start()
+
+    def closing() -> None:
+        app.state.jobs_closing.set()
+        if app.state.job_worker is not None:
+            app.state.job_worker.drain()
+
+    if threading.current_thread() is threading.main_thread():
+        drain_on_signals(closing)
+
+
+async def stop_jobs(app: FastAPI, settings: Settings) -> None:
+    app.state.jobs_closing.set()
+    if app.state.job_worker is not None:
+        await app.state.job_worker.stop(settings.job_shutdown_timeout_seconds)
 
 
 app = create_app()

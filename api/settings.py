@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,6 +52,64 @@ class Settings(BaseSettings):
 
     cors_origins: list[str] = []
     """Origins allowed by CORS (JSON list). Empty: no CORS headers."""
+
+    data_dir: Path = Path("var")
+    """Folder for local state (created at start-up): the default SQLite database lives here."""
+
+    database_url: str = ""
+    """SQLAlchemy URL of the voice store. Empty: SQLite file `<data_dir>/qwen_tts.db`. For several
+    replicas use PostgreSQL: `postgresql+psycopg://user:password@host:5432/dbname`."""
+
+    database_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long a database call waits: PostgreSQL connect timeout, connection-pool wait, and the
+    SQLite busy timeout (concurrent writers queue this long for the write lock before 503)."""
+
+    database_pool_size: int = Field(default=10, ge=1)
+    """Connections kept open to PostgreSQL per API process (as many again may open under load)."""
+
+    job_workers_enabled: bool = True
+    """Run the job worker loop in this API process. False: this replica only accepts and serves
+    jobs, and dedicated worker replicas (`python -m api.jobs.worker`) run them from the same database."""
+
+    job_concurrency: int = Field(default=1, ge=1, le=256)
+    """Jobs one worker runs at once (the contract's default is 1: strict FIFO, one at a time). More
+    lets Triton's dynamic batcher put several jobs into one generation call (several times the
+    throughput on a GPU), at the cost of FIFO completion order (jobs still START in FIFO order),
+    more GPU memory per batch, and a slower individual job while it shares a batch. Across replicas
+    the total is replicas x job_concurrency."""
+
+    job_poll_interval_seconds: float = Field(default=0.25, gt=0, le=10)
+    """How often an idle worker looks for pending jobs (a submission to the same process wakes it at
+    once), a running job is checked for cancellation, and an SSE stream re-reads its job row."""
+
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    """A claimed job's lease, renewed every third of it while it runs. A worker that dies (SIGKILL,
+    lost host) leaves its job to be claimed again by another once the lease expires."""
+
+    job_max_attempts: int = Field(default=3, ge=1)
+    """Claims a job gets before an expired lease fails it ("abandoned"): bounds a job that kills its
+    worker every time. A graceful shutdown's release does not count as an attempt."""
+
+    job_result_ttl_seconds: float = Field(default=3600.0, gt=0)
+    """How long a finished job (and its result audio) is kept; then the worker purges it."""
+
+    job_purge_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often each worker deletes finished jobs older than job_result_ttl_seconds."""
+
+    job_shutdown_timeout_seconds: float = Field(default=20.0, ge=0)
+    """On shutdown, how long running jobs may take to finish; the rest go back to the queue."""
+
+    job_heartbeat_seconds: float = Field(default=1.0, gt=0)
+    """Interval of `heartbeat` events on a job's SSE stream (the contract says every second)."""
+
+    job_max_pending: int = Field(default=10000, ge=1)
+    """Pending jobs accepted in the queue (all replicas together); beyond it POST /jobs answers 429."""
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'qwen_tts.db'}"
+        return self
 
 
 @lru_cache

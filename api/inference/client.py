@@ -12,7 +12,7 @@ from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
 from api.errors import ApiError, BackendError, UnavailableError, ValidationFailed
-from api.inference.tensors import SynthesisCall, build_inputs
+from api.inference.tensors import ClonePrompt, SynthesisCall, build_inputs, read_clone_prompt
 
 _UNREACHABLE = ("StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "StatusCode.CANCELLED")
 
@@ -95,6 +95,31 @@ class TritonGateway:
         if audio is None or rate is None:
             raise BackendError(f"model {model} returned no audio")
         return audio.reshape(-1).astype(np.float32), int(rate.reshape(-1)[0])
+
+    async def create_clone_prompt(
+        self, model: str, *, ref_audio: np.ndarray, ref_sample_rate: int, ref_text: str | None, x_vector_only: bool
+    ) -> ClonePrompt:
+        """Have a Base model compute the clone prompt of a reference (PROMPT_ONLY: no text, no audio out)."""
+        call = SynthesisCall(
+            text=None,
+            language=None,
+            ref_audio=ref_audio,
+            ref_sample_rate=ref_sample_rate,
+            ref_text=None if x_vector_only else ref_text,
+            x_vector_only=x_vector_only,
+            prompt_only=True,
+        )
+        outputs = [InferRequestedOutput("REF_CODE"), InferRequestedOutput("REF_SPK_EMBEDDING")]
+        try:
+            result = await self._client.infer(model, build_inputs(call), outputs=outputs, client_timeout=self._timeout)
+        except InferenceServerException as exc:
+            raise map_triton_error(exc, model=model) from exc
+        try:
+            return read_clone_prompt(
+                result.as_numpy("REF_CODE"), result.as_numpy("REF_SPK_EMBEDDING"), x_vector_only=x_vector_only
+            )
+        except ValueError as exc:
+            raise BackendError(f"model {model} returned an unusable clone prompt: {exc}") from exc
 
     async def engine_info(self) -> dict[str, Any]:
         """GPU and weights facts from the `engine_info` model in the Triton container."""

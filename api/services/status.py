@@ -83,3 +83,11 @@ async def models(*, triton: TritonGateway, settings: Settings) -> ModelsResponse
         random_weights=random,
         warning=RANDOM_WEIGHTS_WARNING if random else None,
     )
+
+
+async def model_weights(triton: TritonGateway, model: str) -> str:
+    """Where Triton loads `model`'s weights from (hub id or folder): stored clone prompts are keyed by it."""
+    found = (await _engine_info(triton)).get("models", {}).get(model) or {}
+    if not found.get("weights"):
+        raise UnavailableError(f"the inference server does not report the weights of model {model}")
+    return str(found["weights"])

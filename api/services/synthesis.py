@@ -81,7 +81,7 @@ async def synthesize(
 ) -> TTSResponse:
     """Run one call on the right Triton model and return the contract's response."""
     started = time.perf_counter()
-    check_text(call.text, settings)
+    check_text(call.text or "", settings)
     model = triton_model_name(size, variant)
     await triton.ensure_loaded(
         model, on_demand=settings.load_models_on_demand, load_timeout=settings.model_load_timeout_seconds

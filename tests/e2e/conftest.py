@@ -1,4 +1,5 @@
-"""Session fixtures: one real Triton server with the tiny checkpoints, one real API in front."""
+"""Session fixtures: one real Triton server with the tiny checkpoints, real APIs in front of it
+(each on its own throw-away database: SQLite, and PostgreSQL for the voice store tests)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.servers import TINY_DIR, ApiServer, TritonServer, run_api, run_triton
+from tests.databases import fresh_postgres, require_postgres
+from tests.e2e.servers import TINY_DIR, ApiServer, StoreApi, TritonServer, run_api, run_triton
 
 # custom_voice_0_6b stays unloaded on purpose: the tests check the 503 and the on-demand load.
 LOADED = ["custom_voice_1_7b", "voice_design_1_7b", "voice_clone_1_7b", "voice_clone_0_6b"]
@@ -28,8 +30,9 @@ def triton(log_dir: Path) -> Iterator[TritonServer]:
 
 
 @pytest.fixture(scope="session")
-def api(triton: TritonServer, log_dir: Path) -> Iterator[ApiServer]:
-    with run_api(triton.grpc_url, log_dir) as server:
+def api(triton: TritonServer, log_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    database = tmp_path_factory.mktemp("api-db") / "qwen_tts.db"  # never ./var
+    with run_api(triton.grpc_url, log_dir, database_url=f"sqlite:///{database}") as server:
         yield server
 
 
@@ -37,3 +40,21 @@ def api(triton: TritonServer, log_dir: Path) -> Iterator[ApiServer]:
 def client(api: ApiServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=f"{api.url}/api/v1", timeout=300) as http:
         yield http
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def store_api(
+    request: pytest.FixtureRequest, triton: TritonServer, log_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StoreApi]:
+    """The API on a fresh SQLite file, then on a fresh PostgreSQL database (dropped at the end)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('store-db') / 'qwen_tts.db'}"
+        with run_api(triton.grpc_url, log_dir, name="api-sqlite", database_url=url) as server:
+            yield StoreApi(server, url, "sqlite")
+        return
+    require_postgres()
+    with (
+        fresh_postgres("qwen_tts_e2e") as url,
+        run_api(triton.grpc_url, log_dir, name="api-postgresql", database_url=url) as server,
+    ):
+        yield StoreApi(server, url, "postgresql")

@@ -110,6 +110,8 @@ class ApiServer:
 @contextmanager
 def run_api(triton_url: str, log_dir: Path, name: str = "api", **settings: str) -> Iterator[ApiServer]:
     port = free_port()
+    # Each API gets its own throw-away SQLite store unless told otherwise: never ./var.
+    settings.setdefault("database_url", f"sqlite:///{log_dir / f'{name}.db'}")
     env = {**os.environ, "QWEN_TTS_TRITON_URL": triton_url, **{f"QWEN_TTS_{k.upper()}": v for k, v in settings.items()}}
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
@@ -127,3 +129,16 @@ def run_api(triton_url: str, log_dir: Path, name: str = "api", **settings: str) 
         yield server
     finally:
         _stop(process)
+
+
+@dataclass
+class StoreApi:
+    """An API process and the database behind it (tests may reach into the database directly)."""
+
+    server: ApiServer
+    database_url: str
+    kind: str
+
+    @property
+    def base(self) -> str:
+        return f"{self.server.url}/api/v1"

@@ -1,0 +1,148 @@
+"""Cloned voices: /cloned-voices (create, upload, list, stats, get, update, delete) and
+POST /tts/cloned-voice/generate."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from pydantic import ValidationError
+
+from api.deps import LimiterDep, SessionDep, SettingsDep, TritonDep
+from api.errors import ValidationFailed
+from api.routes.tts import ERRORS
+from api.schemas.tts import ErrorResponse, TTSResponse
+from api.schemas.voices import (
+    ClonedVoiceTTSRequest,
+    VoiceBase,
+    VoiceCreate,
+    VoiceDeleted,
+    VoiceDetail,
+    VoiceList,
+    VoiceSaved,
+    VoiceStatsResponse,
+    VoiceUpdate,
+)
+from api.services import cloned_voice_tts, voices
+from api.services.reference import read_upload
+
+router = APIRouter(prefix="/cloned-voices", tags=["voices"])
+tts_router = APIRouter(prefix="/tts", tags=["tts"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "Unknown voice_id"}}
+STORE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    422: {"model": ErrorResponse, "description": "A field is invalid (the body names it)"},
+    503: {"model": ErrorResponse, "description": "The database is unavailable"},
+}
+
+
+def _validate_form(fields: dict[str, Any]) -> VoiceBase:
+    """The same validation as the JSON endpoint, field for field, with the same 422 body."""
+    try:
+        return VoiceBase.model_validate({key: value for key, value in fields.items() if value is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][-1]) if first["loc"] else None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ValidationFailed(f"{field}: {message}" if field else message, field=field) from exc
+
+
+def _created(voice: Any, verb: str) -> VoiceSaved:
+    message = f"Voz '{voice.name}' {verb} exitosamente. Use el ID '{voice.id}' para generar audio."
+    return VoiceSaved(voice=voice, message=message)
+
+
+@router.post("", response_model=VoiceSaved, responses=ERRORS)
+async def create_voice(
+    body: VoiceCreate, session: SessionDep, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep
+) -> VoiceSaved:
+    async with limiter.slot():  # creating computes a clone prompt on Triton
+        audio, field = await voices.reference_bytes(body, settings=settings)
+        voice = await voices.create_voice(
+            session=session, triton=triton, settings=settings, body=body, audio=audio, audio_field=field
+        )
+    return _created(voice, "creada")
+
+
+@router.post("/upload", response_model=VoiceSaved, responses=ERRORS)
+async def create_voice_from_upload(
+    session: SessionDep,
+    triton: TritonDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    ref_audio: Annotated[UploadFile, File(description="Reference audio (WAV, MP3, OGG, FLAC)")],
+    name: Annotated[str, Form()],
+    ref_text: Annotated[str, Form()],
+    language: Annotated[str, Form()] = "Spanish",
+    description: Annotated[str | None, Form()] = None,
+    x_vector_only: Annotated[bool, Form()] = False,
+    model_size: Annotated[str | None, Form()] = None,
+    temperature: Annotated[float | None, Form()] = None,
+    top_p: Annotated[float | None, Form()] = None,
+    top_k: Annotated[int | None, Form()] = None,
+    repetition_penalty: Annotated[float | None, Form()] = None,
+    max_new_tokens: Annotated[int | None, Form()] = None,
+) -> VoiceSaved:
+    fields = {
+        "name": name,
+        "ref_text": ref_text,
+        "language": language,
+        "description": description,
+        "x_vector_only": x_vector_only,
+        "model_size": model_size,
+        "temperature": temperature,
+        "top_p": top_p,
+        "top_k": top_k,
+        "repetition_penalty": repetition_penalty,
+        "max_new_tokens": max_new_tokens,
+    }
+    body = _validate_form(fields)
+    async with limiter.slot():
+        audio = await read_upload(ref_audio, max_bytes=settings.max_upload_bytes)
+        voice = await voices.create_voice(
+            session=session, triton=triton, settings=settings, body=body, audio=audio, audio_field="ref_audio"
+        )
+    return _created(voice, "creada")
+
+
+@router.get("", response_model=VoiceList, responses=STORE_ERRORS)
+async def list_voices(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    language: Annotated[str | None, Query(description="Only voices of this language")] = None,
+) -> VoiceList:
+    found, total = await voices.list_voices(session=session, language=language, limit=limit, offset=offset)
+    return VoiceList(voices=found, total=total)
+
+
+# Declared before /{voice_id}: "stats" is a path, not a voice id.
+@router.get("/stats", response_model=VoiceStatsResponse, responses=STORE_ERRORS)
+async def voice_stats(session: SessionDep) -> VoiceStatsResponse:
+    return await voices.voice_stats(session=session)
+
+
+@router.get("/{voice_id}", response_model=VoiceDetail, responses=STORE_ERRORS)
+async def get_voice(voice_id: str, session: SessionDep) -> VoiceDetail:
+    return VoiceDetail(voice=voices.public(await voices.get_voice(session=session, voice_id=voice_id)))
+
+
+@router.put("/{voice_id}", response_model=VoiceSaved, responses=STORE_ERRORS)
+async def update_voice(voice_id: str, body: VoiceUpdate, session: SessionDep) -> VoiceSaved:
+    voice = await voices.update_voice(session=session, voice_id=voice_id, body=body)
+    return VoiceSaved(voice=voice, message=f"Voz '{voice.id}' actualizada exitosamente")
+
+
+@router.delete("/{voice_id}", response_model=VoiceDeleted, responses=STORE_ERRORS)
+async def delete_voice(voice_id: str, session: SessionDep) -> VoiceDeleted:
+    await voices.delete_voice(session=session, voice_id=voice_id)
+    return VoiceDeleted(message=f"Voz '{voice_id}' eliminada exitosamente")
+
+
+@tts_router.post("/cloned-voice/generate", response_model=TTSResponse, responses={**ERRORS, **NOT_FOUND})
+async def generate_with_cloned_voice(
+    body: ClonedVoiceTTSRequest, session: SessionDep, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep
+) -> TTSResponse:
+    async with limiter.slot():
+        return await cloned_voice_tts.generate(session=session, triton=triton, settings=settings, body=body)

@@ -1,0 +1,178 @@
+"""Request and response bodies of the cloned-voice endpoints (the contract's field names)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from api.audio.encode import AudioFormat
+from api.catalog import canonical_language
+from api.schemas.tts import GenerationParams, ModelSize, NonEmptyText
+
+NAME_MAX_CHARS = 100
+SLUG_MAX_CHARS = 48
+# The contract shows times as "2024-01-06 15:30:45"; they are UTC.
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def slugify(name: str) -> str:
+    """ "Mi Voz Personal" -> "mi_voz_personal": accents folded, anything else becomes "_"."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "_", folded).strip("_")[:SLUG_MAX_CHARS].strip("_")
+
+
+def check_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("name must not be empty or whitespace")
+    if len(value) > NAME_MAX_CHARS:
+        raise ValueError(f"name is {len(value)} characters long; the limit is {NAME_MAX_CHARS}")
+    if not slugify(value):
+        raise ValueError("name needs at least one letter or digit (A-Z, 0-9, accents allowed): it becomes the id")
+    return value
+
+
+def check_language(value: str) -> str:
+    found = canonical_language(value)
+    if found is None:
+        raise ValueError(f"unknown language {value!r}; see GET /api/v1/languages")
+    return found
+
+
+Description = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class VoiceBase(GenerationParams):
+    """What describes a voice at creation, whatever the reference audio comes from."""
+
+    name: str = Field(description="Shown name, 1-100 characters; the id is derived from it")
+    description: Description | None = None
+    ref_text: Annotated[str, StringConstraints(min_length=1, max_length=5000)] = Field(
+        description="Transcript of the reference audio"
+    )
+    language: str = "Spanish"
+    x_vector_only: bool = Field(default=False, description="Clone from the speaker embedding only (no ICL)")
+    model_size: ModelSize | None = Field(default=None, description="Base model that computes the first prompt")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_name(value)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        return check_language(value)
+
+    @field_validator("ref_text")
+    @classmethod
+    def _ref_text_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("ref_text must not be empty: it is the transcript of the reference audio")
+        return value
+
+
+class VoiceCreate(VoiceBase):
+    """JSON creation: the reference audio by URL or inline as base64 (exactly one)."""
+
+    ref_audio_url: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+    ref_audio_base64: str | None = Field(default=None, description="The audio file's bytes, base64 (data: URI ok)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> VoiceCreate:
+        if (self.ref_audio_url is None) == (self.ref_audio_base64 is None):
+            raise ValueError("give exactly one of ref_audio_url or ref_audio_base64 (or POST /cloned-voices/upload)")
+        return self
+
+
+class VoiceUpdate(BaseModel):
+    """Fields left out stay as they are; in `generation_params`, a field set to null is cleared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    description: Description | None = None
+    language: str | None = None
+    generation_params: GenerationParams | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return None if value is None else check_name(value)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return None if value is None else check_language(value)
+
+
+class VoicePublic(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    ref_text: str
+    language: str
+    created_at: str
+    last_used: str | None
+    use_count: int
+    x_vector_only: bool
+    generation_params: GenerationParams
+
+
+class VoiceSaved(BaseModel):
+    success: bool = True
+    voice: VoicePublic
+    message: str
+
+
+class VoiceList(BaseModel):
+    voices: list[VoicePublic]
+    total: int
+
+
+class VoiceDetail(BaseModel):
+    voice: VoicePublic
+
+
+class VoiceDeleted(BaseModel):
+    success: bool = True
+    message: str
+
+
+class MostUsedVoice(BaseModel):
+    voice_id: str
+    name: str
+    use_count: int
+
+
+class VoiceStatsResponse(BaseModel):
+    total_voices: int
+    total_generations: int
+    most_used: MostUsedVoice | None = Field(description="null until some voice has been used")
+    voices_by_language: dict[str, int]
+
+
+class ClonedVoiceTTSRequest(GenerationParams):
+    """POST /tts/cloned-voice/generate. Sampling fields given here override the voice's defaults."""
+
+    text: NonEmptyText
+    voice_id: Annotated[str, StringConstraints(min_length=1, max_length=160)]
+    language: str | None = Field(default=None, description="Default: the voice's language")
+    output_format: AudioFormat = AudioFormat.WAV
+    use_voice_defaults: bool = Field(default=True, description="Start from the generation params stored with the voice")
+    model_size: ModelSize | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be empty or whitespace")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return None if value is None else check_language(value)

@@ -1,0 +1,59 @@
+"""Synthesis with a stored cloned voice: its stored clone prompt, its transcript, its defaults.
+
+No reference audio is touched here (unless the prompt for this model size is missing and has to be
+built once, see clone_prompts.py). The rest is the synthesis use case shared with /tts/*.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from sqlmodel import Session
+
+from api.catalog import Variant
+from api.inference.client import TritonGateway
+from api.inference.tensors import SynthesisCall, prompt_call
+from api.schemas.tts import TTSResponse
+from api.schemas.voices import ClonedVoiceTTSRequest
+from api.services import clone_prompts
+from api.services.synthesis import check_text, resolve_size, synthesize
+from api.services.voices import GENERATION_FIELDS, get_voice
+from api.settings import Settings
+from api.store import voices as store
+from api.store.tables import Voice
+
+
+def sampling(body: ClonedVoiceTTSRequest, voice: Voice) -> dict[str, Any]:
+    """The voice's stored parameters (unless use_voice_defaults is false), overridden field by field
+    by the ones this request gives."""
+    params = {name: getattr(voice, name) for name in GENERATION_FIELDS} if body.use_voice_defaults else {}
+    given = {name: getattr(body, name) for name in GENERATION_FIELDS if getattr(body, name) is not None}
+    return {name: None for name in GENERATION_FIELDS} | params | given
+
+
+async def generate(
+    *, session: Session, triton: TritonGateway, settings: Settings, body: ClonedVoiceTTSRequest
+) -> TTSResponse:
+    check_text(body.text, settings)  # before any database or Triton work
+    size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
+    voice = await get_voice(session=session, voice_id=body.voice_id)
+    prompt = await clone_prompts.prompt_for(session=session, triton=triton, settings=settings, voice=voice, size=size)
+    call = SynthesisCall(
+        text=body.text,
+        language=body.language or voice.language,
+        ref_text=None if prompt.x_vector_only else voice.ref_text,
+        **prompt_call(prompt),
+        **sampling(body, voice),
+    )
+    response = await synthesize(
+        triton=triton,
+        settings=settings,
+        variant=Variant.VOICE_CLONE,
+        size=size,
+        call=call,
+        output_format=body.output_format,
+    )
+    # Counted once the audio exists; a voice deleted meanwhile still gets its audio delivered.
+    await anyio.to_thread.run_sync(store.record_use, session, voice.id)
+    return response

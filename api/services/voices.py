@@ -1,0 +1,189 @@
+"""Cloned voices: create (reference audio -> clone prompt on Triton -> store), list, read, update,
+delete, usage statistics. Generation with a stored voice is `cloned_voice_tts.py`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from datetime import UTC, datetime
+from functools import partial
+
+import anyio
+from sqlmodel import Session
+
+from api.audio.decode import DecodedAudio
+from api.audio.fetch import fetch_audio_bytes
+from api.catalog import Variant
+from api.errors import BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError, ValidationFailed
+from api.inference.client import TritonGateway
+from api.schemas.tts import GenerationParams
+from api.schemas.voices import (
+    TIME_FORMAT,
+    MostUsedVoice,
+    VoiceBase,
+    VoiceCreate,
+    VoicePublic,
+    VoiceStatsResponse,
+    VoiceUpdate,
+    check_language,
+    slugify,
+)
+from api.services import clone_prompts, reference
+from api.services.synthesis import resolve_size
+from api.settings import Settings
+from api.store import voices as store
+from api.store.tables import Voice, utc_now
+
+# 8 hex digits: 4 billion suffixes per name. A collision is caught by the primary key and retried.
+_ID_ATTEMPTS = 5
+GENERATION_FIELDS = tuple(GenerationParams.model_fields)
+
+
+def new_voice_id(name: str) -> str:
+    """Readable and unique without the clock: "mi_voz_personal_3f9a0c1b"."""
+    return f"{slugify(name)}_{secrets.token_hex(4)}"
+
+
+def _time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    # SQLite hands back naive datetimes: they were stored as UTC.
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def public(voice: Voice) -> VoicePublic:
+    return VoicePublic(
+        id=voice.id,
+        name=voice.name,
+        description=voice.description,
+        ref_text=voice.ref_text,
+        language=voice.language,
+        created_at=_time(voice.created_at) or "",
+        last_used=_time(voice.last_used),
+        use_count=voice.use_count,
+        x_vector_only=voice.x_vector_only,
+        generation_params=GenerationParams(**{name: getattr(voice, name) for name in GENERATION_FIELDS}),
+    )
+
+
+def _base64_audio(value: str, *, max_bytes: int) -> bytes:
+    field = "ref_audio_base64"
+    payload = "".join(value.split(",", 1)[1].split() if value.startswith("data:") else value.split())
+    if len(payload) // 4 * 3 > max_bytes + 2:
+        raise PayloadTooLargeError(f"{field}: the audio is larger than {max_bytes} bytes", field=field)
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationFailed(f"{field}: not valid base64 ({exc})", field=field) from exc
+    if not data:
+        raise ValidationFailed(f"{field}: the audio is empty", field=field)
+    if len(data) > max_bytes:
+        raise PayloadTooLargeError(f"{field}: the audio is larger than {max_bytes} bytes", field=field)
+    return data
+
+
+async def reference_bytes(body: VoiceCreate, *, settings: Settings) -> tuple[bytes, str]:
+    """The reference audio file of a JSON creation request, and the field it came from."""
+    if body.ref_audio_url is not None:
+        data = await fetch_audio_bytes(
+            body.ref_audio_url, max_bytes=settings.max_upload_bytes, timeout_seconds=settings.fetch_timeout_seconds
+        )
+        return data, "ref_audio_url"
+    return _base64_audio(body.ref_audio_base64 or "", max_bytes=settings.max_upload_bytes), "ref_audio_base64"
+
+
+async def _decode(data: bytes, *, field: str) -> DecodedAudio:
+    try:
+        return await reference.decode(data, field=field)
+    except (BadRequestError, PayloadTooLargeError) as exc:
+        raise type(exc)(f"{field}: {exc.message}", field=field) from exc
+
+
+def _new_row(body: VoiceBase) -> Voice:
+    now = utc_now()
+    return Voice(
+        id=new_voice_id(body.name),
+        name=body.name,
+        description=body.description,
+        ref_text=body.ref_text,
+        language=body.language,
+        x_vector_only=body.x_vector_only,
+        created_at=now,
+        last_used=now,  # the contract shows last_used equal to created_at until the first use
+        use_count=0,
+        **{name: getattr(body, name) for name in GENERATION_FIELDS},
+    )
+
+
+async def create_voice(
+    *, session: Session, triton: TritonGateway, settings: Settings, body: VoiceBase, audio: bytes, audio_field: str
+) -> VoicePublic:
+    """Decode the reference, have the Base model compute the clone prompt, store all three."""
+    decoded = await _decode(audio, field=audio_field)
+    size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
+    model, weights = await clone_prompts.resolve_model(triton=triton, size=size)
+    prompt = await clone_prompts.compute(
+        triton=triton,
+        settings=settings,
+        model=model,
+        audio=decoded,
+        ref_text=body.ref_text,
+        x_vector_only=body.x_vector_only,
+    )
+    for _ in range(_ID_ATTEMPTS):
+        voice = _new_row(body)
+        row = clone_prompts.to_row(prompt, voice_id=voice.id, model=model, weights=weights)
+        if await anyio.to_thread.run_sync(partial(store.insert_voice, session, voice=voice, audio=audio, prompt=row)):
+            return public(voice)
+    raise ConflictError("could not allocate a unique voice id; retry")
+
+
+async def get_voice(*, session: Session, voice_id: str) -> Voice:
+    voice = await anyio.to_thread.run_sync(store.get_voice, session, voice_id)
+    if voice is None:
+        raise NotFoundError(f"voice {voice_id!r} not found; see GET /api/v1/cloned-voices", field="voice_id")
+    return voice
+
+
+async def list_voices(
+    *, session: Session, language: str | None, limit: int, offset: int
+) -> tuple[list[VoicePublic], int]:
+    if language is not None:  # the same check, and the same spelling, as at creation
+        try:
+            language = check_language(language)
+        except ValueError as exc:
+            raise ValidationFailed(f"language: {exc}", field="language") from exc
+    run = partial(store.list_voices, session, language=language, limit=limit, offset=offset)
+    voices, total = await anyio.to_thread.run_sync(run)
+    return [public(voice) for voice in voices], total
+
+
+async def update_voice(*, session: Session, voice_id: str, body: VoiceUpdate) -> VoicePublic:
+    changes = body.model_dump(exclude_unset=True, exclude={"generation_params"})
+    # Name and language cannot be cleared; description can (null).
+    changes = {k: v for k, v in changes.items() if v is not None or k == "description"}
+    if body.generation_params is not None:
+        changes.update(body.generation_params.model_dump(exclude_unset=True))
+    voice = await anyio.to_thread.run_sync(store.update_voice, session, voice_id, changes)
+    if voice is None:
+        raise NotFoundError(f"voice {voice_id!r} not found", field="voice_id")
+    return public(voice)
+
+
+async def delete_voice(*, session: Session, voice_id: str) -> None:
+    if not await anyio.to_thread.run_sync(store.delete_voice, session, voice_id):
+        raise NotFoundError(f"voice {voice_id!r} not found", field="voice_id")
+
+
+async def voice_stats(*, session: Session) -> VoiceStatsResponse:
+    stats = await anyio.to_thread.run_sync(store.voice_stats, session)
+    top = stats.most_used
+    return VoiceStatsResponse(
+        total_voices=stats.total_voices,
+        total_generations=stats.total_generations,
+        most_used=None if top is None else MostUsedVoice(voice_id=top.id, name=top.name, use_count=top.use_count),
+        voices_by_language=stats.voices_by_language,
+    )

@@ -1,0 +1,63 @@
+"""The `jobs` table: the durable FIFO queue of asynchronous jobs (see api/jobs/queue.py).
+
+Its schema is owned by the Alembic migration `0002_jobs`: a change here needs a new migration.
+
+- `seq` is the queue order: a database sequence (BIGSERIAL on PostgreSQL, the rowid on SQLite),
+  never a timestamp, so two submissions in the same microsecond, or from replicas with skewed
+  clocks, still have one order. `id` (a UUID) is what clients see.
+- `status`: pending -> processing -> completed | failed | cancelled (pending may go straight to
+  cancelled; a released or lease-expired processing job goes back to pending / is claimed again).
+- A claim is a lease: `worker_id` holds the job until `lease_expires_at` (epoch seconds), which the
+  worker renews while it runs; an expired lease lets another worker claim it (`attempts` counts).
+- `version` grows on every change of the row a client can see: SSE event ids are built from it.
+- Times are epoch seconds (floats), as the contract shows them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Float, Index, Integer, String, Text
+from sqlmodel import Field, SQLModel
+
+# BIGSERIAL on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid).
+SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class JobStatus:
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    FINISHED = (COMPLETED, FAILED, CANCELLED)
+    ALL = (PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED)
+
+
+class Job(SQLModel, table=True):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status_seq", "status", "seq"),  # claim order, queue position, filtered lists
+        Index("ix_jobs_status_lease", "status", "lease_expires_at"),  # expired leases
+        Index("ix_jobs_status_finished", "status", "finished_at"),  # purge
+    )
+
+    seq: int | None = Field(default=None, sa_column=Column(SEQ_TYPE, primary_key=True, autoincrement=True))
+    id: str = Field(sa_column=Column(String(36), nullable=False, unique=True))
+    job_type: str = Field(sa_column=Column(String(32), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    request_data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    idempotency_key: str | None = Field(default=None, sa_column=Column(String(255), nullable=True, unique=True))
+    request_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    progress: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    error_type: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    worker_id: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    lease_expires_at: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    created_at: float = Field(sa_column=Column(Float, nullable=False))
+    updated_at: float = Field(sa_column=Column(Float, nullable=False))
+    started_at: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    finished_at: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
