@@ -11,6 +11,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from api import metrics
 from api.errors import install_error_handlers
 from api.inference.client import TritonGateway
 from api.jobs.worker import JobWorker, drain_on_signals
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await stop_jobs(app, settings)
             await app.state.triton.close()
             app.state.database.dispose()
+            metrics.mark_worker_exit()
 
     app = FastAPI(title="Qwen3-TTS API", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
@@ -54,7 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
+    app.add_middleware(metrics.MetricsMiddleware)
     install_error_handlers(app)
+    app.include_router(metrics.router)  # /metrics, unprefixed: where Prometheus scrapes
     app.include_router(info.router, prefix=API_PREFIX)
     app.include_router(tts.router, prefix=API_PREFIX)
     app.include_router(voices.router, prefix=API_PREFIX)

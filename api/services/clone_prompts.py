@@ -15,6 +15,7 @@ from functools import partial
 import anyio
 from sqlmodel import Session
 
+from api import metrics
 from api.audio.decode import DecodedAudio
 from api.catalog import Variant, triton_model_name
 from api.errors import ConflictError, NotFoundError
@@ -49,13 +50,14 @@ async def compute(
     await triton.ensure_loaded(
         model, on_demand=settings.load_models_on_demand, load_timeout=settings.model_load_timeout_seconds
     )
-    return await triton.create_clone_prompt(
-        model,
-        ref_audio=audio.samples,
-        ref_sample_rate=audio.sample_rate,
-        ref_text=ref_text,
-        x_vector_only=x_vector_only,
-    )
+    with metrics.track_triton(model):
+        return await triton.create_clone_prompt(
+            model,
+            ref_audio=audio.samples,
+            ref_sample_rate=audio.sample_rate,
+            ref_text=ref_text,
+            x_vector_only=x_vector_only,
+        )
 
 
 def to_row(prompt: ClonePrompt, *, voice_id: str, model: str, weights: str) -> VoicePrompt:

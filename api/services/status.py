@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from api import metrics
 from api.catalog import LANGUAGES, SPEAKERS, available_models
 from api.errors import UnavailableError
 from api.inference.client import TritonGateway
@@ -47,7 +48,9 @@ def _random_weights(weights: list[WeightsInfo]) -> bool:
 
 async def health(*, triton: TritonGateway, settings: Settings) -> HealthResponse:
     """Raises UnavailableError (503) with the reason when Triton cannot serve."""
-    if not await triton.is_ready():
+    ready = await triton.is_ready()
+    metrics.observe_triton_ready(ready)
+    if not ready:
         raise UnavailableError("the inference server (Triton) is unreachable or not ready")
     loaded = [name for name in await triton.loaded_models() if name != "engine_info"]
     info = await _engine_info(triton)

@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 
+from api import metrics
 from api.audio.decode import DecodedAudio
 from api.audio.encode import AudioFormat, encode_audio
 from api.catalog import Variant, model_label, triton_model_name
@@ -88,9 +89,13 @@ async def synthesize(
     )
     if call.max_new_tokens is None:
         call = replace(call, max_new_tokens=settings.default_max_new_tokens)
-    samples, rate = await triton.synthesize(model, call)
+    with metrics.track_triton(model):
+        samples, rate = await triton.synthesize(model, call)
+    metrics.observe_audio(model, samples.size / rate)
     # Encoding is CPU work (and ffmpeg for some formats): keep it off the event loop.
+    encode_started = time.perf_counter()
     encoded = await anyio.to_thread.run_sync(encode_audio, samples, rate, output_format)
+    metrics.observe_encoding(output_format, time.perf_counter() - encode_started)
     return TTSResponse(
         audio_base64=base64.b64encode(encoded).decode("ascii"),
         sample_rate=rate,
