@@ -88,7 +88,12 @@ async def synthesize(
         model, on_demand=settings.load_models_on_demand, load_timeout=settings.model_load_timeout_seconds
     )
     if call.max_new_tokens is None:
-        call = replace(call, max_new_tokens=settings.default_max_new_tokens)
+        call = replace(call, max_new_tokens=min(settings.default_max_new_tokens, settings.max_new_tokens_limit))
+    elif call.max_new_tokens > settings.max_new_tokens_limit:
+        raise ValidationFailed(
+            f"max_new_tokens: {call.max_new_tokens} exceeds this server's limit of {settings.max_new_tokens_limit}",
+            field="max_new_tokens",
+        )
     with metrics.track_triton(model):
         samples, rate = await triton.synthesize(model, call)
     metrics.observe_audio(model, samples.size / rate)
