@@ -36,12 +36,12 @@ def tables(url: str) -> set[str]:
 def test_upgrade_downgrade_upgrade(empty_database_url: str):
     url = empty_database_url
     upgrade_to_head(url)
-    assert VOICE_TABLES <= tables(url) and current_revision(url) == head()
+    assert tables(url) >= VOICE_TABLES and current_revision(url) == head()
     downgrade(url, "base")
     assert tables(url) == set() and current_revision(url) is None
     upgrade_to_head(url)
     upgrade_to_head(url)  # a second start-up finds nothing to do
-    assert VOICE_TABLES <= tables(url) and current_revision(url) == head()
+    assert tables(url) >= VOICE_TABLES and current_revision(url) == head()
 
 
 def test_migrations_match_the_tables(empty_database_url: str):
@@ -61,4 +61,4 @@ def test_replicas_starting_at_once_migrate_once(empty_database_url: str):
     replicas = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(3)]
     outputs = [replica.communicate(timeout=120)[0].decode() for replica in replicas]
     assert [replica.returncode for replica in replicas] == [0, 0, 0], outputs
-    assert VOICE_TABLES <= tables(empty_database_url) and current_revision(empty_database_url) == head()
+    assert tables(empty_database_url) >= VOICE_TABLES and current_revision(empty_database_url) == head()

@@ -1,0 +1,111 @@
+"""Reads of the job queue (status, lists, queue position, SSE polls): plain functions on a session,
+each one short transaction; and running them from async code on a session of their own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import anyio
+from sqlalchemy import func
+from sqlalchemy.orm import load_only
+from sqlmodel import Session, col, select
+
+from api.store.database import Database
+from api.store.job_table import Job, JobStatus
+
+T = TypeVar("T")
+
+# Everything but the payloads (request audio, result audio): what status, lists and SSE polls read.
+STATE_COLUMNS = (
+    Job.seq,
+    Job.id,
+    Job.job_type,
+    Job.status,
+    Job.progress,
+    Job.error,
+    Job.error_type,
+    Job.attempts,
+    Job.version,
+    Job.created_at,
+    Job.updated_at,
+    Job.started_at,
+    Job.finished_at,
+    Job.worker_id,
+    Job.idempotency_key,
+    Job.request_sha256,
+)
+
+
+def _state_query() -> Any:
+    # populate_existing: a session that already holds the row (a request's) must see it as it is now.
+    query = select(Job).options(load_only(*STATE_COLUMNS))  # type: ignore[arg-type]
+    return query.execution_options(populate_existing=True)
+
+
+def by_idempotency_key(session: Session, key: str) -> Job | None:
+    with session.begin():
+        return session.exec(_state_query().where(col(Job.idempotency_key) == key)).first()
+
+
+def get_state(session: Session, job_id: str) -> Job | None:
+    """The job without its payloads (cheap: the SSE stream polls this)."""
+    with session.begin():
+        return session.exec(_state_query().where(col(Job.id) == job_id)).first()
+
+
+def get_full(session: Session, job_id: str) -> Job | None:
+    with session.begin():
+        query = select(Job).where(col(Job.id) == job_id).execution_options(populate_existing=True)
+        return session.exec(query).first()
+
+
+def position(session: Session, seq: int) -> int:
+    """1-based place of a pending job in the queue (jobs pending before it, plus itself)."""
+    query = select(func.count()).select_from(Job).where(col(Job.status) == JobStatus.PENDING, col(Job.seq) <= seq)
+    with session.begin():
+        return int(session.exec(query).one())
+
+
+def count(session: Session, status: str | None = None) -> int:
+    query = select(func.count()).select_from(Job)
+    if status is not None:
+        query = query.where(col(Job.status) == status)
+    with session.begin():
+        return int(session.exec(query).one())
+
+
+def list_jobs(session: Session, *, status: str | None, limit: int, offset: int) -> tuple[list[Job], int]:
+    """A page of jobs, newest first (by queue order, so pages never overlap), and the total."""
+    query = _state_query()
+    if status is not None:
+        query = query.where(col(Job.status) == status)
+    query = query.order_by(col(Job.seq).desc()).offset(offset).limit(limit)
+    with session.begin():
+        jobs = list(session.exec(query).all())
+    return jobs, count(session, status)
+
+
+def holds(session: Session, job_id: str, worker_id: str) -> bool:
+    """Whether the job is still running under this worker (not cancelled, deleted or re-claimed)."""
+    query = select(Job.status, Job.worker_id).where(col(Job.id) == job_id)
+    with session.begin():
+        row = session.exec(query).first()
+    return row is not None and row[0] == JobStatus.PROCESSING and row[1] == worker_id
+
+
+@contextmanager
+def session_scope(database: Database) -> Iterator[Session]:
+    """A session of the database's own factory, closed on exit."""
+    yield from database.sessions()
+
+
+async def in_session(database: Database, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run one of the functions above in a worker thread, on a session of its own."""
+
+    def work() -> T:
+        with session_scope(database) as session:
+            return fn(session, *args, **kwargs)
+
+    return await anyio.to_thread.run_sync(work)

@@ -1,0 +1,204 @@
+"""The job queue's writes (submit, claim, renew, progress, complete, fail, release, cancel, delete,
+purge): plain functions on a session, each ONE short transaction, safe across processes. Reads are
+in lookups.py.
+
+Claiming is the only contended step. On PostgreSQL the candidate row is picked with
+`SELECT ... FOR UPDATE SKIP LOCKED` (replicas claiming at once each get a different row, nobody
+waits); on SQLite every transaction takes the write lock first (`BEGIN IMMEDIATE`, database.py).
+Either way the claim is then a conditional UPDATE whose rowcount says whether it won.
+
+A claim is a lease: a job whose worker stops renewing it (killed, partitioned) is claimed again
+once `lease_expires_at` passes, until it has been attempted `max_attempts` times; then it fails.
+Worker-side writes (progress, complete, fail, release, renew) only apply while the row is still
+`processing` and held by that worker: a cancelled, deleted or re-claimed job is never overwritten.
+
+Times are epoch seconds from the caller's clock (`now`): replicas need synchronised clocks (NTP),
+well within a lease. Blocking calls: async code runs them through `anyio.to_thread.run_sync`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import delete, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from api.jobs.lookups import by_idempotency_key, get_state
+from api.store.job_table import Job, JobStatus
+
+ABANDONED = "the job was abandoned by its worker {n} times (worker died or lost the database); giving up"
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
+
+
+def submit(session: Session, job: Job) -> tuple[Job, bool]:
+    """Insert a pending job; with an idempotency key already used, the existing job and False.
+    The unique constraint decides between concurrent retries: the loser reads the winner's row."""
+    try:
+        with session.begin():
+            session.add(job)
+    except IntegrityError:
+        if job.idempotency_key is None:
+            raise
+        existing = by_idempotency_key(session, job.idempotency_key)
+        if existing is None:  # deleted between our insert and this read: extremely unlikely
+            raise
+        return existing, False
+    return job, True
+
+
+def _fail_exhausted(session: Session, *, max_attempts: int, now: float) -> None:
+    """Expired leases of jobs already attempted max_attempts times: failed, with the reason."""
+    expired = select(Job).where(
+        col(Job.status) == JobStatus.PROCESSING, col(Job.lease_expires_at) < now, col(Job.attempts) >= max_attempts
+    )
+    for job in session.exec(expired.with_for_update(skip_locked=True)).all():
+        _finish(job, JobStatus.FAILED, now, error=ABANDONED.format(n=job.attempts), error_type="abandoned")
+
+
+def _candidate(session: Session, *, now: float) -> Job | None:
+    """The first claimable job: an expired lease (it was queued earlier), else the oldest pending."""
+    expired = select(Job).where(col(Job.status) == JobStatus.PROCESSING, col(Job.lease_expires_at) < now)
+    pending = select(Job).where(col(Job.status) == JobStatus.PENDING)
+    for query in (expired, pending):
+        found = session.exec(query.order_by(col(Job.seq)).limit(1).with_for_update(skip_locked=True)).first()
+        if found is not None:
+            return found
+    return None
+
+
+def claim(
+    session: Session, *, worker_id: str, lease_seconds: float, max_attempts: int, now: float | None = None
+) -> Job | None:
+    """Take the next job (FIFO) under a lease; None when the queue is empty or another worker won."""
+    now = _now(now)
+    with session.begin():
+        _fail_exhausted(session, max_attempts=max_attempts, now=now)
+        job = _candidate(session, now=now)
+        if job is None:
+            return None
+        claimable = or_(col(Job.status) == JobStatus.PENDING, col(Job.lease_expires_at) < now)
+        progress = {"stage": "starting", "percent": 0, "message": "Iniciando...", "timestamp": now}
+        won = session.exec(
+            update(Job)
+            .where(col(Job.seq) == job.seq, col(Job.status) == job.status, claimable)
+            .values(
+                status=JobStatus.PROCESSING,
+                worker_id=worker_id,
+                lease_expires_at=now + lease_seconds,
+                attempts=col(Job.attempts) + 1,
+                started_at=now,
+                updated_at=now,
+                progress=progress,
+                version=col(Job.version) + 1,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if won != 1:
+            return None
+        session.expire(job)
+        session.refresh(job)
+        return job
+
+
+def _held(job_id: str, worker_id: str) -> Any:
+    return update(Job).where(
+        col(Job.id) == job_id, col(Job.worker_id) == worker_id, col(Job.status) == JobStatus.PROCESSING
+    )
+
+
+def _apply(session: Session, statement: Any) -> bool:
+    with session.begin():
+        return bool(session.exec(statement.execution_options(synchronize_session=False)).rowcount)
+
+
+def renew(session: Session, job_id: str, *, worker_id: str, lease_seconds: float, now: float | None = None) -> bool:
+    """Extend the lease; False: the job is no longer this worker's (cancelled, deleted, re-claimed)."""
+    now = _now(now)
+    return _apply(session, _held(job_id, worker_id).values(lease_expires_at=now + lease_seconds))
+
+
+def set_progress(session: Session, job_id: str, *, worker_id: str, progress: dict[str, Any]) -> bool:
+    stamp = float(progress["timestamp"])
+    values = {"progress": progress, "updated_at": stamp, "version": col(Job.version) + 1}
+    return _apply(session, _held(job_id, worker_id).values(**values))
+
+
+def _end_values(status: str, now: float, message: str, **extra: Any) -> dict[str, Any]:
+    progress = {
+        "stage": "done" if status == JobStatus.COMPLETED else status,
+        "percent": 100 if status == JobStatus.COMPLETED else 0,
+        "message": message,
+        "timestamp": now,
+    }
+    return {
+        "status": status,
+        "progress": progress,
+        "finished_at": now,
+        "updated_at": now,
+        "lease_expires_at": None,
+        "version": col(Job.version) + 1,
+        **extra,
+    }
+
+
+def _finish(job: Job, status: str, now: float, **extra: Any) -> None:
+    for name, value in _end_values(status, now, extra.get("error") or status, **extra).items():
+        setattr(job, name, job.version + 1 if name == "version" else value)
+
+
+def complete(
+    session: Session, job_id: str, *, worker_id: str, result: dict[str, Any], now: float | None = None
+) -> bool:
+    values = _end_values(JobStatus.COMPLETED, _now(now), "Audio generado", result=result)
+    return _apply(session, _held(job_id, worker_id).values(**values))
+
+
+def fail(
+    session: Session, job_id: str, *, worker_id: str, error: str, error_type: str, now: float | None = None
+) -> bool:
+    values = _end_values(JobStatus.FAILED, _now(now), error, error=error, error_type=error_type)
+    return _apply(session, _held(job_id, worker_id).values(**values))
+
+
+def release(session: Session, job_id: str, *, worker_id: str, now: float | None = None) -> bool:
+    """Give a running job back (graceful shutdown): pending again, in its place, attempt not counted."""
+    now = _now(now)
+    progress = {"stage": "queued", "percent": 0, "message": "Devuelto a la cola", "timestamp": now}
+    values = {
+        "status": JobStatus.PENDING,
+        "worker_id": None,
+        "lease_expires_at": None,
+        "started_at": None,
+        "attempts": col(Job.attempts) - 1,
+        "progress": progress,
+        "updated_at": now,
+        "version": col(Job.version) + 1,
+    }
+    return _apply(session, _held(job_id, worker_id).values(**values))
+
+
+def cancel(session: Session, job_id: str, *, now: float | None = None) -> tuple[bool, Job | None]:
+    """Cancel a pending or running job (its worker notices and stops the work): whether this call
+    cancelled it, and the job as it is now (None: no such job; finished: left as it was)."""
+    values = _end_values(JobStatus.CANCELLED, _now(now), "Job cancelado")
+    active = col(Job.status).in_([JobStatus.PENDING, JobStatus.PROCESSING])
+    cancelled = _apply(session, update(Job).where(col(Job.id) == job_id, active).values(**values))
+    return cancelled, get_state(session, job_id)
+
+
+def delete_job(session: Session, job_id: str) -> bool:
+    """Remove a job for good; a running one is stopped by its worker, which finds it gone."""
+    with session.begin():
+        return bool(session.exec(delete(Job).where(col(Job.id) == job_id)).rowcount)
+
+
+def purge(session: Session, *, older_than: float) -> int:
+    """Delete finished jobs (results and all) that finished before `older_than`."""
+    statement = delete(Job).where(col(Job.status).in_(JobStatus.FINISHED), col(Job.finished_at) < older_than)
+    with session.begin():
+        return int(session.exec(statement).rowcount)

@@ -1,0 +1,164 @@
+"""Run one claimed job: the synchronous endpoints' services, with progress reported by stage.
+
+Stages are real steps, reported as they start: `preparing_reference` (fetching or decoding the
+reference audio, loading a stored voice, building its clone prompt), `generating` (the Triton call),
+`encoding` (the audio codec). Triton answers a generation in one piece, so the percent of a stage
+is where that stage starts, not measured work: events carry `percent_is_estimate: true`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from api.catalog import Variant
+from api.inference.client import TritonGateway
+from api.inference.tensors import ClonePrompt, SynthesisCall
+from api.jobs.lookups import session_scope
+from api.schemas.jobs import JobType, VoiceCloneFileRequest
+from api.schemas.tts import CustomVoiceRequest, TTSResponse, VoiceCloneURLRequest, VoiceDesignRequest
+from api.schemas.voices import ClonedVoiceTTSRequest
+from api.services import cloned_voice_tts, job_requests, reference
+from api.services.synthesis import custom_voice_call, resolve_size, synthesize, voice_clone_call, voice_design_call
+from api.settings import Settings
+from api.store.database import Database
+from api.store.job_table import Job
+
+Report = Callable[[str], Awaitable[None]]
+
+# stage -> (percent where it starts, message)
+STAGES: dict[str, tuple[int, str]] = {
+    "preparing_reference": (10, "Preparando audio de referencia..."),
+    "generating": (25, "Generando audio..."),
+    "encoding": (90, "Codificando audio..."),
+}
+
+
+def progress(stage: str) -> dict[str, Any]:
+    percent, message = STAGES[stage]
+    return {
+        "stage": stage,
+        "percent": percent,
+        "message": message,
+        "timestamp": time.time(),
+        "percent_is_estimate": True,
+    }
+
+
+_REPORTED = frozenset({"synthesize", "create_clone_prompt", "_inner", "_report"})
+
+
+class ReportingGateway(TritonGateway):
+    """The process's gateway, reporting the stages its calls mark: a clone prompt build prepares the
+    reference, an inference call generates, and its return starts the encoding (synthesize encodes
+    right after it). Everything else is delegated unchanged."""
+
+    def __init__(self, inner: TritonGateway, report: Report):  # no super().__init__: no channel of its own
+        self._inner = inner
+        self._report = report
+
+    def __getattribute__(self, name: str) -> Any:
+        # Every other method is the inner gateway's own, bound to it (it uses its own channel).
+        if name in _REPORTED or name.startswith("__"):
+            return object.__getattribute__(self, name)
+        return getattr(object.__getattribute__(self, "_inner"), name)
+
+    async def synthesize(self, model: str, call: SynthesisCall) -> tuple[np.ndarray, int]:
+        await self._report("generating")
+        audio = await self._inner.synthesize(model, call)
+        await self._report("encoding")
+        return audio
+
+    async def create_clone_prompt(
+        self, model: str, *, ref_audio: np.ndarray, ref_sample_rate: int, ref_text: str | None, x_vector_only: bool
+    ) -> ClonePrompt:
+        await self._report("preparing_reference")
+        return await self._inner.create_clone_prompt(
+            model, ref_audio=ref_audio, ref_sample_rate=ref_sample_rate, ref_text=ref_text, x_vector_only=x_vector_only
+        )
+
+
+async def _custom(body: CustomVoiceRequest, triton: TritonGateway, settings: Settings) -> TTSResponse:
+    size = resolve_size(body.model_size, Variant.CUSTOM_VOICE, settings)
+    return await synthesize(
+        triton=triton,
+        settings=settings,
+        variant=Variant.CUSTOM_VOICE,
+        size=size,
+        call=custom_voice_call(body),
+        output_format=body.output_format,
+    )
+
+
+async def _design(body: VoiceDesignRequest, triton: TritonGateway, settings: Settings) -> TTSResponse:
+    size = resolve_size(body.model_size, Variant.VOICE_DESIGN, settings)
+    return await synthesize(
+        triton=triton,
+        settings=settings,
+        variant=Variant.VOICE_DESIGN,
+        size=size,
+        call=voice_design_call(body),
+        output_format=body.output_format,
+    )
+
+
+async def _clone(
+    body: VoiceCloneURLRequest, audio: bytes | None, triton: TritonGateway, settings: Settings
+) -> TTSResponse:
+    """Clone from the URL, or from `audio` (the inline file) when given."""
+    if audio is None:
+        ref = await reference.from_url(body.ref_audio_url, settings=settings)
+    else:
+        ref = await reference.decode(audio, field="ref_audio_base64")
+    size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
+    return await synthesize(
+        triton=triton,
+        settings=settings,
+        variant=Variant.VOICE_CLONE,
+        size=size,
+        call=voice_clone_call(body, ref),
+        output_format=body.output_format,
+    )
+
+
+async def _from_file(body: VoiceCloneFileRequest, triton: TritonGateway, settings: Settings) -> TTSResponse:
+    audio = job_requests.reference_audio(body.ref_audio_base64, max_bytes=settings.max_upload_bytes)
+    fields = body.model_dump(exclude={"ref_audio_base64"})
+    return await _clone(VoiceCloneURLRequest(**fields, ref_audio_url="inline"), audio, triton, settings)
+
+
+async def _stored_voice(
+    body: ClonedVoiceTTSRequest, triton: TritonGateway, settings: Settings, database: Database
+) -> TTSResponse:
+    with session_scope(database) as session:
+        return await cloned_voice_tts.generate(session=session, triton=triton, settings=settings, body=body)
+
+
+async def _dispatch(body: BaseModel, triton: TritonGateway, settings: Settings, database: Database) -> TTSResponse:
+    if isinstance(body, CustomVoiceRequest):
+        return await _custom(body, triton, settings)
+    if isinstance(body, VoiceDesignRequest):
+        return await _design(body, triton, settings)
+    if isinstance(body, VoiceCloneURLRequest):
+        return await _clone(body, None, triton, settings)
+    if isinstance(body, VoiceCloneFileRequest):
+        return await _from_file(body, triton, settings)
+    if isinstance(body, ClonedVoiceTTSRequest):
+        return await _stored_voice(body, triton, settings, database)
+    raise TypeError(f"no runner for {type(body).__name__}")
+
+
+async def run_job(
+    job: Job, *, triton: TritonGateway, settings: Settings, database: Database, report: Report
+) -> dict[str, Any]:
+    """The job's result (the synchronous endpoint's response body); raises ApiError as it would."""
+    job_type = JobType(job.job_type)
+    body = job_requests.parse(job_type, job.request_data)
+    if job_type in (JobType.VOICE_CLONE_URL, JobType.VOICE_CLONE_FILE, JobType.CLONED_VOICE_GENERATE):
+        await report("preparing_reference")
+    response = await _dispatch(body, ReportingGateway(triton, report), settings, database)
+    return response.model_dump(mode="json")

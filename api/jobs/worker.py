@@ -1,0 +1,228 @@
+"""The worker loop: claim jobs in FIFO order (up to `job_concurrency` at once), run them, record
+the outcome; renew each running job's lease and stop its work as soon as the job is no longer its
+own (cancelled, deleted, or re-claimed after a lost lease); purge old finished jobs.
+
+Started by the API's lifespan when `job_workers_enabled`, or on its own (dedicated worker replicas):
+
+    python -m api.jobs.worker        # same QWEN_TTS_* settings as the API
+
+Shutdown is graceful: claiming stops at once, running jobs get `job_shutdown_timeout_seconds` to
+finish, the rest are released (pending again, in their place, the attempt not counted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from typing import Any
+
+from api.errors import DATABASE_DOWN, ApiError
+from api.inference.client import TritonGateway
+from api.jobs import lookups, queue
+from api.jobs.runner import progress, run_job
+from api.settings import Settings
+from api.store.database import Database
+from api.store.job_table import Job
+
+log = logging.getLogger(__name__)
+
+
+class JobLostError(Exception):
+    """The job stopped being this worker's while it ran: nothing more to record."""
+
+
+class JobWorker:
+    def __init__(self, *, database: Database, triton: TritonGateway, settings: Settings):
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.database, self.triton, self.settings = database, triton, settings
+        self._running: dict[str, asyncio.Task[Any]] = {}  # job id -> the task doing its work
+        self._executions: set[asyncio.Task[None]] = set()
+        self._releasing: set[str] = set()
+        self._wake = asyncio.Event()
+        self._draining = False
+        self._loop: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._claim_loop(), name="job-worker")
+
+    def wake(self) -> None:
+        """A job was just submitted here: look now instead of at the next poll."""
+        self._wake.set()
+
+    def drain(self) -> None:
+        """Stop claiming (running jobs go on)."""
+        self._draining = True
+        self._wake.set()
+
+    async def stop(self, timeout: float) -> None:
+        self.drain()
+        if self._loop is not None:
+            await self._loop
+        if self._executions:
+            await asyncio.wait(self._executions, timeout=timeout)
+        for job_id, work in list(self._running.items()):
+            log.warning("job %s did not finish within %.0f s of shutdown: released to the queue", job_id, timeout)
+            self._releasing.add(job_id)
+            work.cancel()
+        if self._executions:
+            await asyncio.wait(self._executions)
+
+    async def _claim_loop(self) -> None:
+        next_purge = 0.0
+        while not self._draining:
+            self._wake.clear()
+            try:
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + self.settings.job_purge_interval_seconds
+                    await self._purge()
+                await self._fill()
+            except DATABASE_DOWN as exc:
+                log.warning("job queue: database unavailable, retrying: %s", exc)
+            except Exception:
+                log.exception("job queue: claim failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_interval_seconds)
+
+    async def _fill(self) -> None:
+        """Claim until every slot is busy or the queue is empty."""
+        settings = self.settings
+        while len(self._running) < settings.job_concurrency and not self._draining:
+            job = await lookups.in_session(
+                self.database,
+                queue.claim,
+                worker_id=self.worker_id,
+                lease_seconds=settings.job_lease_seconds,
+                max_attempts=settings.job_max_attempts,
+            )
+            if job is None:
+                return
+            log.info("job %s (%s) claimed, attempt %d", job.id, job.job_type, job.attempts)
+            self._running[job.id] = asyncio.create_task(self._work(job), name=f"job-{job.id}")
+            execution = asyncio.create_task(self._execute(job))
+            self._executions.add(execution)
+            execution.add_done_callback(self._executions.discard)
+
+    async def _purge(self) -> None:
+        older_than = time.time() - self.settings.job_result_ttl_seconds
+        purged = await lookups.in_session(self.database, queue.purge, older_than=older_than)
+        if purged:
+            log.info("purged %d finished jobs older than %.0f s", purged, self.settings.job_result_ttl_seconds)
+
+    async def _work(self, job: Job) -> dict[str, Any]:
+        async def report(stage: str) -> None:
+            held = await lookups.in_session(
+                self.database, queue.set_progress, job.id, worker_id=self.worker_id, progress=progress(stage)
+            )
+            if not held:
+                raise JobLostError
+
+        return await run_job(job, triton=self.triton, settings=self.settings, database=self.database, report=report)
+
+    async def _execute(self, job: Job) -> None:
+        work = self._running[job.id]
+        watch = asyncio.create_task(self._watch(job, work))
+        try:
+            await self._record(job, work)
+        except DATABASE_DOWN as exc:  # the lease expires and another attempt records it
+            log.error("job %s: could not record its outcome: %s", job.id, exc)
+        finally:
+            watch.cancel()
+            self._running.pop(job.id, None)
+            self._releasing.discard(job.id)
+            self._wake.set()
+
+    async def _record(self, job: Job, work: asyncio.Task[Any]) -> None:
+        """Wait for the work and store its outcome (unless the job is no longer ours)."""
+        done = {"worker_id": self.worker_id}
+        try:
+            result = await work
+        except (asyncio.CancelledError, JobLostError):
+            if job.id in self._releasing:
+                await lookups.in_session(self.database, queue.release, job.id, **done)
+            else:
+                log.info("job %s stopped: cancelled, deleted or taken over", job.id)
+            return
+        except ApiError as exc:
+            await lookups.in_session(self.database, queue.fail, job.id, error=exc.message, error_type=exc.kind, **done)
+            return
+        except Exception as exc:
+            log.exception("job %s failed", job.id)
+            error = f"internal error: {type(exc).__name__}"
+            await lookups.in_session(self.database, queue.fail, job.id, error=error, error_type="internal", **done)
+            return
+        await lookups.in_session(self.database, queue.complete, job.id, result=result, **done)
+
+    async def _watch(self, job: Job, work: asyncio.Task[Any]) -> None:
+        """Renew the lease; cancel the work (and with it its Triton call) once the job is not ours."""
+        settings = self.settings
+        renewed = time.monotonic()
+        while not work.done():
+            await asyncio.sleep(settings.job_poll_interval_seconds)
+            try:
+                if time.monotonic() - renewed >= settings.job_lease_seconds / 3:
+                    renewed = time.monotonic()
+                    held = await lookups.in_session(
+                        self.database,
+                        queue.renew,
+                        job.id,
+                        worker_id=self.worker_id,
+                        lease_seconds=settings.job_lease_seconds,
+                    )
+                else:
+                    held = await lookups.in_session(self.database, lookups.holds, job.id, self.worker_id)
+            except DATABASE_DOWN as exc:
+                log.warning("job %s: lease check failed: %s", job.id, exc)
+                continue
+            if not held:
+                work.cancel()
+                return
+
+
+def drain_on_signals(callback: Any) -> None:
+    """Chain SIGTERM/SIGINT (uvicorn's handlers stay in charge) so a stopping server stops claiming
+    and closes its SSE streams at once, instead of after every connection has ended."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            loop.call_soon_threadsafe(callback)
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
+
+
+async def main() -> None:
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    database = Database(
+        settings.database_url, timeout_seconds=settings.database_timeout_seconds, pool_size=settings.database_pool_size
+    )
+    database.migrate()
+    triton = TritonGateway(
+        settings.triton_url,
+        timeout_seconds=settings.triton_timeout_seconds,
+        connect_timeout_seconds=settings.triton_connect_timeout_seconds,
+    )
+    worker = JobWorker(database=database, triton=triton, settings=settings)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    worker.start()
+    log.info("job worker %s started (concurrency %d)", worker.worker_id, settings.job_concurrency)
+    await stop.wait()
+    await worker.stop(settings.job_shutdown_timeout_seconds)
+    await triton.close()
+    database.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,104 @@
+"""Asynchronous jobs: POST /jobs, GET /jobs, GET /jobs/{id}/status|result|stream,
+POST /jobs/{id}/cancel, DELETE /jobs/{id}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from api.deps import SessionDep, SettingsDep
+from api.jobs import events
+from api.routes.tts import ERRORS
+from api.schemas.jobs import JobCreate, JobCreated, JobList, JobMessage, JobResult, JobStatusResponse
+from api.schemas.tts import ErrorResponse
+from api.services import jobs
+from api.store.job_table import JobStatus
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+API_PREFIX = "/api/v1"
+
+
+def _doc(codes: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorResponse, "description": text} for code, text in codes.items()}
+
+
+NOT_FOUND = _doc({404: "Unknown job_id", 503: "The database is unavailable"})
+CONFLICT = _doc({404: "Unknown job_id", 409: "Not possible in the job's current status"})
+
+
+@router.post("", response_model=JobCreated, responses=ERRORS)
+async def create_job(
+    body: JobCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JobCreated:
+    job, created = await jobs.submit(session=session, settings=settings, body=body, header_key=idempotency_key)
+    if created and request.app.state.job_worker is not None:
+        request.app.state.job_worker.wake()
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return JobCreated(
+        job_id=job.id,
+        job=await jobs.view_of(session, job),
+        stream_url=f"{API_PREFIX}/jobs/{job.id}/stream",
+        status_url=f"{API_PREFIX}/jobs/{job.id}/status",
+    )
+
+
+@router.get("", response_model=JobList, responses=NOT_FOUND)
+async def list_jobs(
+    session: SessionDep,
+    status: Annotated[str | None, Query(pattern="^(" + "|".join(JobStatus.ALL) + ")$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobList:
+    return await jobs.list_jobs(session=session, status=status, limit=limit, offset=offset)
+
+
+@router.get("/{job_id}/status", response_model=JobStatusResponse, responses=NOT_FOUND)
+async def job_status(job_id: str, session: SessionDep) -> JobStatusResponse:
+    return JobStatusResponse(job=await jobs.view_of(session, await jobs.get(session, job_id)))
+
+
+@router.get("/{job_id}/result", response_model=JobResult, responses=CONFLICT)
+async def job_result(job_id: str, session: SessionDep) -> JobResult:
+    return await jobs.result(session, job_id)
+
+
+@router.get("/{job_id}/stream", responses={200: {"content": {"text/event-stream": {}}}, **NOT_FOUND})
+async def job_stream(
+    job_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    await jobs.get(session, job_id)  # 404 as JSON before the stream starts
+    body = events.stream(
+        request.app.state.database,
+        job_id,
+        poll_seconds=settings.job_poll_interval_seconds,
+        heartbeat_seconds=settings.job_heartbeat_seconds,
+        last_event_id=last_event_id,
+        closing=request.app.state.jobs_closing,
+    )
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+
+
+@router.post("/{job_id}/cancel", response_model=JobMessage, responses=CONFLICT)
+async def cancel_job(job_id: str, session: SessionDep) -> JobMessage:
+    await jobs.cancel(session, job_id)
+    return JobMessage(message=f"Job {job_id} cancelado exitosamente")
+
+
+@router.delete("/{job_id}", response_model=JobMessage, responses=NOT_FOUND)
+async def delete_job(job_id: str, session: SessionDep) -> JobMessage:
+    await jobs.delete(session, job_id)
+    return JobMessage(message=f"Job {job_id} eliminado exitosamente")

@@ -1,0 +1,102 @@
+"""Validating a job's `request_data` at submission, exactly as its synchronous endpoint would:
+the same pydantic model, the same size and text-length checks, the voice must exist. An invalid
+job is refused with 422 naming the field (`request_data.speaker`), never queued."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
+
+from api.catalog import Variant
+from api.errors import ApiError, PayloadTooLargeError, ValidationFailed
+from api.schemas.jobs import REQUEST_MODELS, JobType, VoiceCloneFileRequest, VoiceCloneURLRequest
+from api.schemas.voices import ClonedVoiceTTSRequest
+from api.services.synthesis import check_text, resolve_size
+from api.services.voices import get_voice
+from api.settings import Settings
+
+VARIANTS = {
+    JobType.CUSTOM_VOICE: Variant.CUSTOM_VOICE,
+    JobType.VOICE_DESIGN: Variant.VOICE_DESIGN,
+    JobType.VOICE_CLONE_URL: Variant.VOICE_CLONE,
+    JobType.VOICE_CLONE_FILE: Variant.VOICE_CLONE,
+    JobType.CLONED_VOICE_GENERATE: Variant.VOICE_CLONE,
+}
+PREFIX = "request_data"
+
+
+def parse(job_type: JobType, data: dict[str, Any]) -> BaseModel:
+    """The job's request model (422 naming `request_data.<field>` when invalid)."""
+    try:
+        return REQUEST_MODELS[job_type].model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join([PREFIX, *(str(part) for part in first["loc"])])
+        message = "field required" if first["type"] == "missing" else str(first["msg"]).removeprefix("Value error, ")
+        raise ValidationFailed(f"{field}: {message}", field=field) from exc
+
+
+def reference_audio(value: str, *, max_bytes: int) -> bytes:
+    """The bytes of `ref_audio_base64` (data: URIs accepted), within the upload limit."""
+    field = "ref_audio_base64"
+    payload = "".join(value.split(",", 1)[1].split() if value.startswith("data:") else value.split())
+    if len(payload) // 4 * 3 > max_bytes + 2:
+        raise PayloadTooLargeError(f"{field}: the audio is larger than {max_bytes} bytes", field=field)
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationFailed(f"{field}: not valid base64 ({exc})", field=field) from exc
+    if not data:
+        raise ValidationFailed(f"{field}: the audio is empty", field=field)
+    if len(data) > max_bytes:
+        raise PayloadTooLargeError(f"{field}: the audio is larger than {max_bytes} bytes", field=field)
+    return data
+
+
+def _check_url(url: str) -> None:
+    field = "ref_audio_url"
+    try:
+        parsed = httpx.URL(url.strip())
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValidationFailed(f"{field}: not a valid URL", field=field) from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValidationFailed(f"{field}: only http and https URLs with a host are allowed", field=field)
+
+
+def _prefixed(exc: ApiError) -> ApiError:
+    """`text: ...` from a shared check becomes `request_data.text: ...`."""
+    if exc.field and not exc.field.startswith(PREFIX):
+        if exc.message.startswith(exc.field):
+            exc.message = f"{PREFIX}.{exc.message}"
+        exc.field = f"{PREFIX}.{exc.field}"
+    return exc
+
+
+async def validate(job_type: JobType, data: dict[str, Any], *, settings: Settings, session: Session) -> BaseModel:
+    """The validated request, after every check its synchronous endpoint makes before inference."""
+    body = parse(job_type, data)
+    try:
+        resolve_size(getattr(body, "model_size", None), VARIANTS[job_type], settings)
+        check_text(getattr(body, "text", ""), settings)
+        if isinstance(body, VoiceCloneURLRequest):
+            _check_url(body.ref_audio_url)
+        elif isinstance(body, VoiceCloneFileRequest):
+            reference_audio(body.ref_audio_base64, max_bytes=settings.max_upload_bytes)
+        elif isinstance(body, ClonedVoiceTTSRequest):
+            await get_voice(session=session, voice_id=body.voice_id)  # 404 now rather than a failed job later
+    except ApiError as exc:
+        raise _prefixed(exc) from None
+    return body
+
+
+def fingerprint(job_type: JobType, body: BaseModel) -> str:
+    """Identity of a request, to tell a retry (same key, same request) from a key reused for another."""
+    canonical = json.dumps({"job_type": job_type.value, "request": body.model_dump(mode="json")}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()

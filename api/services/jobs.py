@@ -1,0 +1,131 @@
+"""The job use cases behind /jobs: submit (validated, idempotent), look up, list, result, cancel,
+delete. The queue itself is api/jobs/queue.py; running jobs is the worker's (api/jobs/worker.py)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import anyio
+from sqlmodel import Session
+
+from api.errors import ConflictError, NotFoundError, OverloadedError, ValidationFailed
+from api.jobs import lookups, queue
+from api.schemas.jobs import JobCreate, JobList, JobProgress, JobResult, JobView
+from api.services import job_requests
+from api.settings import Settings
+from api.store.job_table import Job, JobStatus
+
+
+def view(job: Job, position: int | None = None) -> JobView:
+    progress = JobProgress.model_validate({**job.progress, "position": position})
+    end = job.finished_at if job.finished_at is not None else time.time()
+    return JobView(
+        id=job.id,
+        type=job.job_type,  # type: ignore[arg-type]
+        status=job.status,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        progress=progress,
+        elapsed_seconds=round(max(0.0, end - job.created_at), 3),
+        attempts=job.attempts,
+        error=job.error,
+        error_type=job.error_type,
+    )
+
+
+def queued_progress(now: float, position: int | None = None) -> dict[str, Any]:
+    where = f" (posición {position})" if position else ""
+    return {"stage": "queued", "percent": 0, "message": f"Job en cola{where}", "timestamp": now}
+
+
+async def view_of(session: Session, job: Job) -> JobView:
+    """The view, with the job's place in the queue while it is pending."""
+    if job.status != JobStatus.PENDING or job.seq is None:
+        return view(job)
+    place = await anyio.to_thread.run_sync(lookups.position, session, job.seq)
+    return view(job, place)
+
+
+def _idempotency_key(body: JobCreate, header: str | None) -> str | None:
+    if header and body.idempotency_key and header != body.idempotency_key:
+        raise ValidationFailed("idempotency_key: differs from the Idempotency-Key header", field="idempotency_key")
+    return header or body.idempotency_key
+
+
+def _same_request(job: Job, digest: str) -> Job:
+    if job.request_sha256 != digest:
+        raise ConflictError("Idempotency-Key already used for a different request", field="idempotency_key")
+    return job
+
+
+async def submit(*, session: Session, settings: Settings, body: JobCreate, header_key: str | None) -> tuple[Job, bool]:
+    """The new pending job (True), or the job a previous submission with this key created (False)."""
+    key = _idempotency_key(body, header_key)
+    request = await job_requests.validate(body.job_type, body.request_data, settings=settings, session=session)
+    digest = job_requests.fingerprint(body.job_type, request)
+    if key is not None:
+        existing = await anyio.to_thread.run_sync(lookups.by_idempotency_key, session, key)
+        if existing is not None:
+            return _same_request(existing, digest), False
+    pending = await anyio.to_thread.run_sync(lookups.count, session, JobStatus.PENDING)
+    if pending >= settings.job_max_pending:
+        raise OverloadedError(f"the job queue is full ({pending} pending); retry later", headers={"Retry-After": "10"})
+    now = time.time()
+    job = Job(
+        id=str(uuid.uuid4()),
+        job_type=body.job_type.value,
+        status=JobStatus.PENDING,
+        request_data=request.model_dump(mode="json"),
+        idempotency_key=key,
+        request_sha256=digest,
+        progress=queued_progress(now),
+        created_at=now,
+        updated_at=now,
+    )
+    job, created = await anyio.to_thread.run_sync(queue.submit, session, job)
+    return (job if created else _same_request(job, digest)), created
+
+
+async def get(session: Session, job_id: str) -> Job:
+    job = await anyio.to_thread.run_sync(lookups.get_state, session, job_id)
+    if job is None:
+        raise NotFoundError(f"job {job_id!r} not found", field="job_id")
+    return job
+
+
+async def list_jobs(*, session: Session, status: str | None, limit: int, offset: int) -> JobList:
+    jobs, total = await anyio.to_thread.run_sync(
+        lambda: lookups.list_jobs(session, status=status, limit=limit, offset=offset)
+    )
+    return JobList(jobs=[await view_of(session, job) for job in jobs], total=total)
+
+
+async def result(session: Session, job_id: str) -> JobResult:
+    job = await get(session, job_id)
+    if job.status in (JobStatus.PENDING, JobStatus.PROCESSING):
+        raise ConflictError(f"job {job_id} is {job.status}: no result yet; follow its stream or status", field="job_id")
+    if job.status == JobStatus.CANCELLED:
+        raise ConflictError(f"job {job_id} was cancelled: it has no result", field="job_id")
+    if job.status == JobStatus.FAILED:
+        return JobResult(success=False, job_id=job.id, status=job.status, error=job.error, error_type=job.error_type)
+    full = await anyio.to_thread.run_sync(lookups.get_full, session, job_id)
+    if full is None or full.result is None:
+        raise NotFoundError(f"job {job_id!r} not found", field="job_id")
+    return JobResult(success=True, job_id=job.id, status=job.status, result=full.result)
+
+
+async def cancel(session: Session, job_id: str) -> None:
+    cancelled, job = await anyio.to_thread.run_sync(queue.cancel, session, job_id)
+    if job is None:
+        raise NotFoundError(f"job {job_id!r} not found", field="job_id")
+    if not cancelled:
+        raise ConflictError(f"job {job_id} already finished ({job.status}); nothing to cancel", field="job_id")
+
+
+async def delete(session: Session, job_id: str) -> None:
+    if not await anyio.to_thread.run_sync(queue.delete_job, session, job_id):
+        raise NotFoundError(f"job {job_id!r} not found", field="job_id")
