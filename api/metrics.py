@@ -12,6 +12,12 @@ methods become `method="OTHER"`.
     qwen_tts_audio_generated_seconds_total{model}                 counter (seconds of speech made)
     qwen_tts_audio_encoding_duration_seconds{format}              histogram (wav/mp3/ogg/opus encoding)
     qwen_tts_triton_ready                                          gauge (1/0: Triton ready at the last health check)
+    qwen_tts_jobs{state}                                           gauge (jobs in the database by state)
+    qwen_tts_jobs_queue_depth                                      gauge (pending jobs in the database)
+    qwen_tts_job_queue_wait_seconds{job_type}                      histogram (submission to claim)
+    qwen_tts_job_duration_seconds{job_type,outcome}                histogram (claim to end of the attempt)
+    qwen_tts_job_retries_total{job_type}                           counter (re-claims after a lost lease)
+    qwen_tts_cloned_voices                                         gauge (voices in the voice store)
 
 Several uvicorn workers (`--workers N`): each worker is a process with its own counters, and a
 scrape reaches one of them. Set `PROMETHEUS_MULTIPROC_DIR` to an empty directory (tmpfs or
@@ -20,6 +26,15 @@ every worker's values there and `/metrics` adds them up. The variable is read wh
 prometheus_client is first imported, so it must be in the environment of the server process
 (docker-compose and the Helm chart set it; `docker/api-entrypoint.sh` clears the directory).
 Without it a plain in-process registry is used (one worker, tests).
+
+The job and voice store gauges (`qwen_tts_jobs`, `qwen_tts_jobs_queue_depth`,
+`qwen_tts_cloned_voices`) are the DATABASE's numbers, not the process's: every job worker loop reads
+them from the shared database every `job_metrics_interval_seconds` (api/jobs/worker.py). Every
+worker process and every replica therefore reports the same value: aggregate them with `max`
+(never `sum`). In multiprocess mode they use `livemostrecent`, so a scrape shows the newest reading
+of the live workers instead of their sum. A process without a job worker (`job_workers_enabled`
+false) does not export them; dedicated worker processes (`python -m api.jobs.worker`) serve their
+metrics on `worker_metrics_port`.
 """
 
 from __future__ import annotations
@@ -27,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -68,6 +83,16 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 2
 TRITON_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 # Encoding: wav is ~0.04 ms per second of audio, ogg/opus ~30 ms/s plus ~0.1 s to start ffmpeg.
 ENCODING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Job queue wait: an idle worker claims within a poll (0.25 s) or at once when woken; a backlog of
+# thousands of jobs waits minutes to hours (results are kept an hour by default).
+JOB_WAIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
+# One job attempt: one or two Triton calls (a clone builds its prompt first) plus encoding: Triton's
+# buckets, up to a few 600 s call deadlines.
+JOB_DURATION_BUCKETS = (*TRITON_BUCKETS, 1200.0, 1800.0)
+# Label `outcome` of qwen_tts_job_duration_seconds: how an attempt ended.
+JOB_OUTCOMES = ("completed", "failed", "cancelled")
+# Label `state` of qwen_tts_jobs (api/store/job_table.py JobStatus.ALL).
+JOB_STATES = ("pending", "processing", "completed", "failed", "cancelled")
 
 HTTP_REQUESTS = Counter(
     "qwen_tts_http_requests_total",
@@ -109,6 +134,43 @@ TRITON_READY = Gauge(
     multiprocess_mode="livemostrecent",
 )
 
+JOBS = Gauge(
+    "qwen_tts_jobs",
+    "Jobs in the database by state (the shared database's count, read periodically by the job workers: "
+    "aggregate replicas with max, not sum).",
+    ["state"],
+    multiprocess_mode="livemostrecent",
+)
+JOBS_QUEUE_DEPTH = Gauge(
+    "qwen_tts_jobs_queue_depth",
+    "Pending jobs waiting to be claimed (the shared database's count, read periodically by the job workers: "
+    "aggregate replicas with max, not sum).",
+    multiprocess_mode="livemostrecent",
+)
+JOB_QUEUE_WAIT = Histogram(
+    "qwen_tts_job_queue_wait_seconds",
+    "Time from a job's submission to its claim by a worker, by job type (re-claims after a lost lease excluded).",
+    ["job_type"],
+    buckets=JOB_WAIT_BUCKETS,
+)
+JOB_DURATION = Histogram(
+    "qwen_tts_job_duration_seconds",
+    "Time from a job's claim to the end of that attempt, by job type and outcome (completed, failed, cancelled).",
+    ["job_type", "outcome"],
+    buckets=JOB_DURATION_BUCKETS,
+)
+JOB_RETRIES = Counter(
+    "qwen_tts_job_retries_total",
+    "Jobs claimed again after their worker's lease expired (worker died or lost the database), by job type.",
+    ["job_type"],
+)
+CLONED_VOICES = Gauge(
+    "qwen_tts_cloned_voices",
+    "Cloned voices in the voice store (the shared database's count, read periodically by the job workers: "
+    "aggregate replicas with max, not sum).",
+    multiprocess_mode="livemostrecent",
+)
+
 METRIC_NAMES = frozenset(
     {
         "qwen_tts_http_requests_total",
@@ -118,6 +180,12 @@ METRIC_NAMES = frozenset(
         "qwen_tts_audio_generated_seconds_total",
         "qwen_tts_audio_encoding_duration_seconds",
         "qwen_tts_triton_ready",
+        "qwen_tts_jobs",
+        "qwen_tts_jobs_queue_depth",
+        "qwen_tts_job_queue_wait_seconds",
+        "qwen_tts_job_duration_seconds",
+        "qwen_tts_job_retries_total",
+        "qwen_tts_cloned_voices",
     }
 )
 """Every metric family this module defines (the deploy tests check dashboards and alerts against it)."""
@@ -177,6 +245,31 @@ def observe_encoding(fmt: str, seconds: float) -> None:
 def observe_triton_ready(ready: bool) -> None:
     """Result of a health check of Triton (the readiness probe calls it every few seconds)."""
     TRITON_READY.set(1 if ready else 0)
+
+
+def observe_job_claim(job_type: str, *, waited_seconds: float, retry: bool) -> None:
+    """A worker claimed a job: a re-claim after a lost lease counts as a retry, a claim of a pending
+    job records how long it waited since its submission."""
+    if retry:
+        JOB_RETRIES.labels(job_type=job_type).inc()
+    else:
+        JOB_QUEUE_WAIT.labels(job_type=job_type).observe(max(waited_seconds, 0.0))
+
+
+def observe_job_end(job_type: str, outcome: str, seconds: float) -> None:
+    """An attempt of a job ended (claim to end): `outcome` is one of JOB_OUTCOMES."""
+    if outcome not in JOB_OUTCOMES:
+        raise ValueError(f"unknown job outcome {outcome!r}")
+    JOB_DURATION.labels(job_type=job_type, outcome=outcome).observe(max(seconds, 0.0))
+
+
+def set_store_gauges(job_counts: Mapping[str, int], cloned_voices: int) -> None:
+    """The database's job counts by state (every state of `JOB_STATES`; absent ones are 0) and the
+    voice store's size, as read by a job worker's periodic tick."""
+    for state in JOB_STATES:
+        JOBS.labels(state=state).set(job_counts.get(state, 0))
+    JOBS_QUEUE_DEPTH.set(job_counts.get("pending", 0))
+    CLONED_VOICES.set(cloned_voices)
 
 
 def triton_outcome(exc: BaseException | None) -> str:

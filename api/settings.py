@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     job_purge_interval_seconds: float = Field(default=60.0, gt=0)
     """How often each worker deletes finished jobs older than job_result_ttl_seconds."""
 
+    job_metrics_interval_seconds: float = Field(default=15.0, gt=0)
+    """How often each job worker reads the queue's counts by state and the voice store's size from
+    the database for the gauges `qwen_tts_jobs`, `qwen_tts_jobs_queue_depth` and
+    `qwen_tts_cloned_voices` (two cheap COUNT queries). About the scrape interval; every worker
+    reports the same database's numbers."""
+
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Dedicated worker processes (`python -m api.jobs.worker`) only: serve their Prometheus metrics
+    (job histograms and gauges) on this port. 0: none (the API serves its own on /metrics)."""
+
     job_shutdown_timeout_seconds: float = Field(default=20.0, ge=0)
     """On shutdown, how long running jobs may take to finish; the rest go back to the queue."""
 

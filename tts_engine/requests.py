@@ -175,9 +175,7 @@ def _stored_prompt(inputs: Mapping[str, np.ndarray | None], prompt_only: bool) -
     return prompt
 
 
-def _parse_clone(
-    inputs: Mapping[str, np.ndarray | None], language: str, sampling: SamplingParams
-) -> SynthesisRequest:
+def _parse_clone(inputs: Mapping[str, np.ndarray | None], language: str, sampling: SamplingParams) -> SynthesisRequest:
     """Voice clone: raw reference audio, or a stored prompt, or PROMPT_ONLY (build the prompt only)."""
     prompt_only = _flag(inputs, "PROMPT_ONLY")
     stored = _stored_prompt(inputs, prompt_only)

@@ -76,6 +76,13 @@ def count(session: Session, status: str | None = None) -> int:
         return int(session.exec(query).one())
 
 
+def counts_by_status(session: Session) -> dict[str, int]:
+    """Jobs per status (statuses without jobs are absent): one grouped count, for the metrics."""
+    query = select(Job.status, func.count()).group_by(col(Job.status))
+    with session.begin():
+        return {str(status): int(n) for status, n in session.exec(query).all()}
+
+
 def list_jobs(session: Session, *, status: str | None, limit: int, offset: int) -> tuple[list[Job], int]:
     """A page of jobs, newest first (by queue order, so pages never overlap), and the total."""
     query = _state_query()

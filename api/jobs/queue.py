@@ -25,6 +25,7 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from api import metrics
 from api.jobs.lookups import by_idempotency_key, get_state
 from api.store.job_table import Job, JobStatus
 
@@ -51,13 +52,17 @@ def submit(session: Session, job: Job) -> tuple[Job, bool]:
     return job, True
 
 
-def _fail_exhausted(session: Session, *, max_attempts: int, now: float) -> None:
-    """Expired leases of jobs already attempted max_attempts times: failed, with the reason."""
+def _fail_exhausted(session: Session, *, max_attempts: int, now: float) -> list[tuple[str, float]]:
+    """Expired leases of jobs already attempted max_attempts times: failed, with the reason. Returns
+    each one's job type and the duration of its last attempt (for the metrics, once committed)."""
     expired = select(Job).where(
         col(Job.status) == JobStatus.PROCESSING, col(Job.lease_expires_at) < now, col(Job.attempts) >= max_attempts
     )
+    failed = []
     for job in session.exec(expired.with_for_update(skip_locked=True)).all():
+        failed.append((job.job_type, now - (job.started_at or now)))
         _finish(job, JobStatus.FAILED, now, error=ABANDONED.format(n=job.attempts), error_type="abandoned")
+    return failed
 
 
 def _candidate(session: Session, *, now: float) -> Job | None:
@@ -74,35 +79,48 @@ def _candidate(session: Session, *, now: float) -> Job | None:
 def claim(
     session: Session, *, worker_id: str, lease_seconds: float, max_attempts: int, now: float | None = None
 ) -> Job | None:
-    """Take the next job (FIFO) under a lease; None when the queue is empty or another worker won."""
+    """Take the next job (FIFO) under a lease; None when the queue is empty or another worker won.
+
+    Metrics, once the transaction has committed: a claim of a pending job records its wait since
+    submission, a re-claim after an expired lease counts as a retry, jobs failed here as abandoned
+    record their last attempt's duration."""
     now = _now(now)
     with session.begin():
-        _fail_exhausted(session, max_attempts=max_attempts, now=now)
+        abandoned = _fail_exhausted(session, max_attempts=max_attempts, now=now)
         job = _candidate(session, now=now)
-        if job is None:
-            return None
-        claimable = or_(col(Job.status) == JobStatus.PENDING, col(Job.lease_expires_at) < now)
-        progress = {"stage": "starting", "percent": 0, "message": "Iniciando...", "timestamp": now}
-        won = session.exec(
-            update(Job)
-            .where(col(Job.seq) == job.seq, col(Job.status) == job.status, claimable)
-            .values(
-                status=JobStatus.PROCESSING,
-                worker_id=worker_id,
-                lease_expires_at=now + lease_seconds,
-                attempts=col(Job.attempts) + 1,
-                started_at=now,
-                updated_at=now,
-                progress=progress,
-                version=col(Job.version) + 1,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if won != 1:
-            return None
-        session.expire(job)
-        session.refresh(job)
-        return job
+        retry = job is not None and job.status == JobStatus.PROCESSING  # an expired lease, not a pending job
+        won = 0 if job is None else _take(session, job, worker_id=worker_id, lease_seconds=lease_seconds, now=now)
+        if job is not None and won == 1:
+            session.expire(job)
+            session.refresh(job)
+    for job_type, seconds in abandoned:
+        metrics.observe_job_end(job_type, "failed", seconds)
+    if job is None or won != 1:
+        return None
+    metrics.observe_job_claim(job.job_type, waited_seconds=now - job.created_at, retry=retry)
+    return job
+
+
+def _take(session: Session, job: Job, *, worker_id: str, lease_seconds: float, now: float) -> int:
+    """The claim's conditional UPDATE of the candidate: 1 when this worker won it."""
+    claimable = or_(col(Job.status) == JobStatus.PENDING, col(Job.lease_expires_at) < now)
+    progress = {"stage": "starting", "percent": 0, "message": "Iniciando...", "timestamp": now}
+    won = session.exec(
+        update(Job)
+        .where(col(Job.seq) == job.seq, col(Job.status) == job.status, claimable)
+        .values(
+            status=JobStatus.PROCESSING,
+            worker_id=worker_id,
+            lease_expires_at=now + lease_seconds,
+            attempts=col(Job.attempts) + 1,
+            started_at=now,
+            updated_at=now,
+            progress=progress,
+            version=col(Job.version) + 1,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return int(won)
 
 
 def _held(job_id: str, worker_id: str) -> Any:

@@ -8,6 +8,11 @@ Started by the API's lifespan when `job_workers_enabled`, or on its own (dedicat
 
 Shutdown is graceful: claiming stops at once, running jobs get `job_shutdown_timeout_seconds` to
 finish, the rest are released (pending again, in their place, the attempt not counted).
+
+Metrics (api/metrics.py): the queue records waits, retries and abandoned jobs at claim time; this
+loop records each attempt's duration by outcome, and every `job_metrics_interval_seconds` reads the
+database's job counts and voice store size into the gauges (the database's numbers, the same from
+every worker: aggregate with max).
 """
 
 from __future__ import annotations
@@ -22,13 +27,15 @@ import time
 import uuid
 from typing import Any
 
+from api import metrics
 from api.errors import DATABASE_DOWN, ApiError
 from api.inference.client import TritonGateway
 from api.jobs import lookups, queue
 from api.jobs.runner import progress, run_job
 from api.settings import Settings
+from api.store import voices
 from api.store.database import Database
-from api.store.job_table import Job
+from api.store.job_table import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +81,16 @@ class JobWorker:
             await asyncio.wait(self._executions)
 
     async def _claim_loop(self) -> None:
-        next_purge = 0.0
+        next_purge = next_gauges = 0.0
         while not self._draining:
             self._wake.clear()
             try:
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + self.settings.job_purge_interval_seconds
                     await self._purge()
+                if time.monotonic() >= next_gauges:
+                    next_gauges = time.monotonic() + self.settings.job_metrics_interval_seconds
+                    await self.refresh_gauges()
                 await self._fill()
             except DATABASE_DOWN as exc:
                 log.warning("job queue: database unavailable, retrying: %s", exc)
@@ -104,7 +114,7 @@ class JobWorker:
                 return
             log.info("job %s (%s) claimed, attempt %d", job.id, job.job_type, job.attempts)
             self._running[job.id] = asyncio.create_task(self._work(job), name=f"job-{job.id}")
-            execution = asyncio.create_task(self._execute(job))
+            execution = asyncio.create_task(self._execute(job, claimed=time.monotonic()))
             self._executions.add(execution)
             execution.add_done_callback(self._executions.discard)
 
@@ -113,6 +123,15 @@ class JobWorker:
         purged = await lookups.in_session(self.database, queue.purge, older_than=older_than)
         if purged:
             log.info("purged %d finished jobs older than %.0f s", purged, self.settings.job_result_ttl_seconds)
+
+    async def refresh_gauges(self) -> None:
+        """Read the database's job counts by state and voice store size into the gauges."""
+
+        def read(session: Any) -> tuple[dict[str, int], int]:
+            return lookups.counts_by_status(session), voices.count_voices(session)
+
+        counts, cloned = await lookups.in_session(self.database, read)
+        metrics.set_store_gauges(counts, cloned)
 
     async def _work(self, job: Job) -> dict[str, Any]:
         async def report(stage: str) -> None:
@@ -124,11 +143,13 @@ class JobWorker:
 
         return await run_job(job, triton=self.triton, settings=self.settings, database=self.database, report=report)
 
-    async def _execute(self, job: Job) -> None:
+    async def _execute(self, job: Job, *, claimed: float) -> None:
         work = self._running[job.id]
         watch = asyncio.create_task(self._watch(job, work))
         try:
-            await self._record(job, work)
+            outcome = await self._record(job, work)
+            if outcome is not None:
+                metrics.observe_job_end(job.job_type, outcome, time.monotonic() - claimed)
         except DATABASE_DOWN as exc:  # the lease expires and another attempt records it
             log.error("job %s: could not record its outcome: %s", job.id, exc)
         finally:
@@ -137,26 +158,42 @@ class JobWorker:
             self._releasing.discard(job.id)
             self._wake.set()
 
-    async def _record(self, job: Job, work: asyncio.Task[Any]) -> None:
-        """Wait for the work and store its outcome (unless the job is no longer ours)."""
+    async def _record(self, job: Job, work: asyncio.Task[Any]) -> str | None:
+        """Wait for the work and store its outcome (unless the job is no longer ours). Returns how the
+        attempt ended (completed, failed, cancelled), or None when it did not end the job (released
+        at shutdown, re-claimed by another worker after a lost lease)."""
         done = {"worker_id": self.worker_id}
         try:
             result = await work
         except (asyncio.CancelledError, JobLostError):
             if job.id in self._releasing:
                 await lookups.in_session(self.database, queue.release, job.id, **done)
-            else:
-                log.info("job %s stopped: cancelled, deleted or taken over", job.id)
-            return
+                return None
+            log.info("job %s stopped: cancelled, deleted or taken over", job.id)
+            return await self._lost_outcome(job)
         except ApiError as exc:
-            await lookups.in_session(self.database, queue.fail, job.id, error=exc.message, error_type=exc.kind, **done)
-            return
+            failed = await lookups.in_session(
+                self.database, queue.fail, job.id, error=exc.message, error_type=exc.kind, **done
+            )
         except Exception as exc:
             log.exception("job %s failed", job.id)
             error = f"internal error: {type(exc).__name__}"
-            await lookups.in_session(self.database, queue.fail, job.id, error=error, error_type="internal", **done)
-            return
-        await lookups.in_session(self.database, queue.complete, job.id, result=result, **done)
+            failed = await lookups.in_session(
+                self.database, queue.fail, job.id, error=error, error_type="internal", **done
+            )
+        else:
+            if await lookups.in_session(self.database, queue.complete, job.id, result=result, **done):
+                return JobStatus.COMPLETED
+            return await self._lost_outcome(job)
+        return JobStatus.FAILED if failed else await self._lost_outcome(job)
+
+    async def _lost_outcome(self, job: Job) -> str | None:
+        """The job stopped being ours: cancelled (or deleted, which stops it the same way), or None
+        when another worker holds it now (its own attempt will be recorded there)."""
+        current = await lookups.in_session(self.database, lookups.get_state, job.id)
+        if current is None or current.status == JobStatus.CANCELLED:
+            return JobStatus.CANCELLED
+        return None
 
     async def _watch(self, job: Job, work: asyncio.Task[Any]) -> None:
         """Renew the lease; cancel the work (and with it its Triton call) once the job is not ours."""
@@ -212,6 +249,10 @@ async def main() -> None:
         timeout_seconds=settings.triton_timeout_seconds,
         connect_timeout_seconds=settings.triton_connect_timeout_seconds,
     )
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, registry=metrics.collecting_registry())
     worker = JobWorker(database=database, triton=triton, settings=settings)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

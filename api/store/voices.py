@@ -81,6 +81,12 @@ def record_use(session: Session, voice_id: str) -> bool:
         return bool(session.exec(statement).rowcount)
 
 
+def count_voices(session: Session) -> int:
+    """Voices in the store (for the metrics)."""
+    with session.begin():
+        return int(session.exec(select(func.count()).select_from(Voice)).one())
+
+
 def voice_stats(session: Session) -> VoiceStats:
     totals = select(func.count(), func.coalesce(func.sum(Voice.use_count), 0)).select_from(Voice)
     top = select(Voice).where(col(Voice.use_count) > 0)

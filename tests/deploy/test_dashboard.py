@@ -59,5 +59,14 @@ def test_operators_panels() -> None:
     assert any(
         "histogram_quantile" in e and "qwen_tts_http_request_duration_seconds_bucket" in e for e in exprs.values()
     )
+    jobs = {title: exprs[title] for title in exprs if "job" in title.lower() or title == "Cloned voices"}
+    assert "max(qwen_tts_jobs_queue_depth" in jobs["Job queue depth"]
+    assert "max by (state) (qwen_tts_jobs{" in jobs["Jobs by state"]
+    assert "qwen_tts_job_queue_wait_seconds_bucket" in jobs["Job queue wait (p95)"]
+    assert "qwen_tts_job_duration_seconds_bucket" in jobs["Job duration by outcome (p95)"]
+    assert "rate(qwen_tts_job_retries_total" in jobs["Job retries (re-claims after a lost lease)"]
+    assert "max(qwen_tts_cloned_voices" in jobs["Cloned voices"]
+    # The database gauges are the same number from every worker: never summed.
+    assert not any("sum" in e and ("qwen_tts_jobs" in e or "cloned_voices" in e) for e in jobs.values())
     # Bounded labels: panels group by route template, never by a raw path label.
     assert all("path" not in e for e in exprs.values())

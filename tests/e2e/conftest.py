@@ -32,7 +32,9 @@ def triton(log_dir: Path) -> Iterator[TritonServer]:
 @pytest.fixture(scope="session")
 def api(triton: TritonServer, log_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     database = tmp_path_factory.mktemp("api-db") / "qwen_tts.db"  # never ./var
-    with run_api(triton.grpc_url, log_dir, database_url=f"sqlite:///{database}") as server:
+    # job gauges read every second (default 15 s) so tests/e2e/test_metrics.py need not wait long
+    settings = {"database_url": f"sqlite:///{database}", "job_metrics_interval_seconds": "1"}
+    with run_api(triton.grpc_url, log_dir, **settings) as server:
         yield server
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
+
+from tests.e2e.jobs.jobs_client import FAST, submit, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -36,3 +39,24 @@ def test_metrics_count_requests_audio_and_encoding(client: httpx.Client, api):
     # the 404 is labelled by its route template, never by the raw id
     assert "not_a_voice_zz" not in after
     assert re.search(r'qwen_tts_http_requests_total\{[^}]*route="/api/v1/cloned-voices/\{voice_id\}"', after)
+
+
+def test_metrics_record_a_job_and_the_queue_gauges(client: httpx.Client, api):
+    completed = {"job_type": "custom_voice", "outcome": "completed"}
+    before = sample(httpx.get(f"{api.url}/metrics").text, "qwen_tts_job_duration_seconds_count", **completed)
+    job_id = submit(client, "custom_voice", text="Metrics for a job.", speaker="Ryan", **FAST)
+    assert wait_for(client, job_id, "completed", "failed")["status"] == "completed"
+    # the duration is recorded right after the outcome is stored; the gauges at the next tick (1 s here)
+    deadline = time.monotonic() + 30
+    while True:
+        text = httpx.get(f"{api.url}/metrics").text
+        recorded = sample(text, "qwen_tts_job_duration_seconds_count", **completed) >= before + 1
+        ticked = sample(text, "qwen_tts_jobs", state="completed") >= 1
+        if (recorded and ticked) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sample(text, "qwen_tts_job_duration_seconds_count", **completed) >= 1
+    assert sample(text, "qwen_tts_job_queue_wait_seconds_count", job_type="custom_voice") >= 1
+    assert re.search(r"^qwen_tts_jobs_queue_depth [0-9.e+]+$", text, re.M)
+    assert re.search(r"^qwen_tts_cloned_voices [0-9.e+]+$", text, re.M)
+    assert sample(text, "qwen_tts_jobs", state="completed") >= 1

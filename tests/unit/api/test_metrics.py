@@ -181,6 +181,24 @@ def test_metric_names_follow_conventions() -> None:
             assert name.endswith("_seconds"), name
     assert metrics.HTTP_BUCKETS[0] <= 0.01 and metrics.HTTP_BUCKETS[-1] >= 300
     assert metrics.TRITON_BUCKETS[0] <= 0.1 and metrics.TRITON_BUCKETS[-1] >= 300
+    assert metrics.JOB_WAIT_BUCKETS[0] <= 0.25 and metrics.JOB_WAIT_BUCKETS[-1] >= 3600
+    assert metrics.JOB_DURATION_BUCKETS[-1] >= metrics.TRITON_BUCKETS[-1]
+    for buckets in (metrics.JOB_WAIT_BUCKETS, metrics.JOB_DURATION_BUCKETS):
+        assert list(buckets) == sorted(set(buckets))
+
+
+def test_job_helpers_record_claims_ends_and_bounded_outcomes() -> None:
+    before = value("qwen_tts_job_retries_total", job_type="voice_design")
+    waits = value("qwen_tts_job_queue_wait_seconds_count", job_type="voice_design")
+    metrics.observe_job_claim("voice_design", waited_seconds=3.0, retry=False)
+    metrics.observe_job_claim("voice_design", waited_seconds=99.0, retry=True)  # a retry is not a wait
+    assert value("qwen_tts_job_queue_wait_seconds_count", job_type="voice_design") == waits + 1
+    assert value("qwen_tts_job_retries_total", job_type="voice_design") == before + 1
+    metrics.observe_job_end("voice_design", "cancelled", 0.5)
+    labels = {"job_type": "voice_design", "outcome": "cancelled", "le": "0.5"}
+    assert (REGISTRY.get_sample_value("qwen_tts_job_duration_seconds_bucket", labels) or 0) >= 1
+    with pytest.raises(ValueError):
+        metrics.observe_job_end("voice_design", "exploded", 1.0)
 
 
 MULTIPROC_SCRIPT = textwrap.dedent(
@@ -209,6 +227,8 @@ MULTIPROC_SCRIPT = textwrap.dedent(
         for i in range(n):
             client.get(f"/items/{i}")
         metrics.observe_audio("custom_voice_1_7b", 1.5)
+        metrics.observe_job_end("custom_voice", "completed", 2.0)
+        metrics.set_store_gauges({"pending": 4, "completed": 9}, 2)  # both read the same database
         if leave_inflight:
             metrics.INFLIGHT.inc()  # a worker that dies mid-request
 
@@ -254,3 +274,11 @@ def test_multiprocess_mode_adds_up_workers(tmp_path: Path) -> None:
     assert sample(before, "qwen_tts_inflight_requests") == 1.0
     assert sample(after, "qwen_tts_inflight_requests") == 0.0
     assert sample(after, requests) == 5.0  # counters survive their worker
+    # job histograms add up; the database gauges show the database's value, not the sum of readers
+    job_count = 'qwen_tts_job_duration_seconds_count{job_type="custom_voice",outcome="completed"}'
+    assert sample(before, job_count) == 2.0 and sample(after, job_count) == 2.0
+    assert sample(before, "qwen_tts_jobs_queue_depth") == 4.0
+    assert sample(before, 'qwen_tts_jobs{state="completed"}') == 9.0
+    assert sample(before, 'qwen_tts_jobs{state="failed"}') == 0.0
+    assert sample(before, "qwen_tts_cloned_voices") == 2.0
+    assert not any(line.startswith("qwen_tts_jobs_queue_depth ") for line in after.splitlines())  # live: gone
