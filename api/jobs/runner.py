@@ -15,15 +15,13 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from api.catalog import Variant
 from api.inference.client import TritonGateway
 from api.inference.tensors import ClonePrompt, SynthesisCall
 from api.jobs.lookups import session_scope
 from api.schemas.jobs import JobType, VoiceCloneFileRequest
 from api.schemas.tts import CustomVoiceRequest, TTSResponse, VoiceCloneURLRequest, VoiceDesignRequest
 from api.schemas.voices import ClonedVoiceTTSRequest
-from api.services import cloned_voice_tts, job_requests, reference
-from api.services.synthesis import custom_voice_call, resolve_size, synthesize, voice_clone_call, voice_design_call
+from api.services import cloned_voice_tts, job_requests, reference, synthesis
 from api.settings import Settings
 from api.store.database import Database
 from api.store.job_table import Job
@@ -82,30 +80,6 @@ class ReportingGateway(TritonGateway):
         )
 
 
-async def _custom(body: CustomVoiceRequest, triton: TritonGateway, settings: Settings) -> TTSResponse:
-    size = resolve_size(body.model_size, Variant.CUSTOM_VOICE, settings)
-    return await synthesize(
-        triton=triton,
-        settings=settings,
-        variant=Variant.CUSTOM_VOICE,
-        size=size,
-        call=custom_voice_call(body),
-        output_format=body.output_format,
-    )
-
-
-async def _design(body: VoiceDesignRequest, triton: TritonGateway, settings: Settings) -> TTSResponse:
-    size = resolve_size(body.model_size, Variant.VOICE_DESIGN, settings)
-    return await synthesize(
-        triton=triton,
-        settings=settings,
-        variant=Variant.VOICE_DESIGN,
-        size=size,
-        call=voice_design_call(body),
-        output_format=body.output_format,
-    )
-
-
 async def _clone(
     body: VoiceCloneURLRequest, audio: bytes | None, triton: TritonGateway, settings: Settings
 ) -> TTSResponse:
@@ -114,15 +88,7 @@ async def _clone(
         ref = await reference.from_url(body.ref_audio_url, settings=settings)
     else:
         ref = await reference.decode(audio, field="ref_audio_base64")
-    size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
-    return await synthesize(
-        triton=triton,
-        settings=settings,
-        variant=Variant.VOICE_CLONE,
-        size=size,
-        call=voice_clone_call(body, ref),
-        output_format=body.output_format,
-    )
+    return await synthesis.synthesize_clone(body, ref, triton=triton, settings=settings)
 
 
 async def _from_file(body: VoiceCloneFileRequest, triton: TritonGateway, settings: Settings) -> TTSResponse:
@@ -140,9 +106,9 @@ async def _stored_voice(
 
 async def _dispatch(body: BaseModel, triton: TritonGateway, settings: Settings, database: Database) -> TTSResponse:
     if isinstance(body, CustomVoiceRequest):
-        return await _custom(body, triton, settings)
+        return await synthesis.synthesize_custom(body, triton=triton, settings=settings)
     if isinstance(body, VoiceDesignRequest):
-        return await _design(body, triton, settings)
+        return await synthesis.synthesize_design(body, triton=triton, settings=settings)
     if isinstance(body, VoiceCloneURLRequest):
         return await _clone(body, None, triton, settings)
     if isinstance(body, VoiceCloneFileRequest):

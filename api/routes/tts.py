@@ -19,13 +19,7 @@ from api.schemas.tts import (
     VoiceDesignRequest,
 )
 from api.services import reference
-from api.services.synthesis import (
-    custom_voice_call,
-    resolve_size,
-    synthesize,
-    voice_clone_call,
-    voice_design_call,
-)
+from api.services.synthesis import resolve_size, synthesize_clone, synthesize_custom, synthesize_design
 
 router = APIRouter(prefix="/tts", tags=["tts"])
 
@@ -46,49 +40,26 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 async def custom_voice(
     body: CustomVoiceRequest, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep
 ) -> TTSResponse:
-    size = resolve_size(body.model_size, Variant.CUSTOM_VOICE, settings)
     async with limiter.slot():
-        return await synthesize(
-            triton=triton,
-            settings=settings,
-            variant=Variant.CUSTOM_VOICE,
-            size=size,
-            call=custom_voice_call(body),
-            output_format=body.output_format,
-        )
+        return await synthesize_custom(body, triton=triton, settings=settings)
 
 
 @router.post("/design", response_model=TTSResponse, responses=ERRORS)
 async def voice_design(
     body: VoiceDesignRequest, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep
 ) -> TTSResponse:
-    size = resolve_size(body.model_size, Variant.VOICE_DESIGN, settings)
     async with limiter.slot():
-        return await synthesize(
-            triton=triton,
-            settings=settings,
-            variant=Variant.VOICE_DESIGN,
-            size=size,
-            call=voice_design_call(body),
-            output_format=body.output_format,
-        )
+        return await synthesize_design(body, triton=triton, settings=settings)
 
 
 @router.post("/clone/url", response_model=TTSResponse, responses=ERRORS)
 async def clone_from_url(
     body: VoiceCloneURLRequest, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep
 ) -> TTSResponse:
-    size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
+    resolve_size(body.model_size, Variant.VOICE_CLONE, settings)  # a bad size is a 422 before any fetch
     async with limiter.slot():
         ref = await reference.from_url(body.ref_audio_url, settings=settings)
-        return await synthesize(
-            triton=triton,
-            settings=settings,
-            variant=Variant.VOICE_CLONE,
-            size=size,
-            call=voice_clone_call(body, ref),
-            output_format=body.output_format,
-        )
+        return await synthesize_clone(body, ref, triton=triton, settings=settings)
 
 
 @router.post("/clone/upload", response_model=TTSResponse, responses=ERRORS)
@@ -128,14 +99,7 @@ async def clone_from_upload(
         first = exc.errors()[0]
         field = str(first["loc"][-1])
         raise ValidationFailed(f"{field}: {first['msg'].removeprefix('Value error, ')}", field=field) from exc
-    size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
+    resolve_size(body.model_size, Variant.VOICE_CLONE, settings)  # a bad size is a 422 before any fetch
     async with limiter.slot():
         ref = await reference.from_upload(ref_audio, settings=settings)
-        return await synthesize(
-            triton=triton,
-            settings=settings,
-            variant=Variant.VOICE_CLONE,
-            size=size,
-            call=voice_clone_call(body, ref),
-            output_format=body.output_format,
-        )
+        return await synthesize_clone(body, ref, triton=triton, settings=settings)

@@ -109,3 +109,41 @@ async def synthesize(
         processing_time_seconds=round(time.perf_counter() - started, 3),
         output_format=output_format,
     )
+
+
+async def synthesize_custom(body: CustomVoiceRequest, *, triton: TritonGateway, settings: Settings) -> TTSResponse:
+    """POST /tts/custom and custom_voice jobs."""
+    return await synthesize(
+        triton=triton,
+        settings=settings,
+        variant=Variant.CUSTOM_VOICE,
+        size=resolve_size(body.model_size, Variant.CUSTOM_VOICE, settings),
+        call=custom_voice_call(body),
+        output_format=body.output_format,
+    )
+
+
+async def synthesize_design(body: VoiceDesignRequest, *, triton: TritonGateway, settings: Settings) -> TTSResponse:
+    """POST /tts/design and voice_design jobs."""
+    return await synthesize(
+        triton=triton,
+        settings=settings,
+        variant=Variant.VOICE_DESIGN,
+        size=resolve_size(body.model_size, Variant.VOICE_DESIGN, settings),
+        call=voice_design_call(body),
+        output_format=body.output_format,
+    )
+
+
+async def synthesize_clone(
+    body: VoiceCloneURLRequest, reference: DecodedAudio, *, triton: TritonGateway, settings: Settings
+) -> TTSResponse:
+    """POST /tts/clone/* and voice_clone_* jobs, once the reference audio is decoded."""
+    return await synthesize(
+        triton=triton,
+        settings=settings,
+        variant=Variant.VOICE_CLONE,
+        size=resolve_size(body.model_size, Variant.VOICE_CLONE, settings),
+        call=voice_clone_call(body, reference),
+        output_format=body.output_format,
+    )
