@@ -4,8 +4,6 @@ job is refused with 422 naming the field (`request_data.speaker`), never queued.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from typing import Any
@@ -15,9 +13,10 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from api.catalog import Variant
-from api.errors import ApiError, PayloadTooLargeError, ValidationFailed
+from api.errors import ApiError, ValidationFailed
 from api.schemas.jobs import REQUEST_MODELS, JobType, VoiceCloneFileRequest, VoiceCloneURLRequest
 from api.schemas.voices import ClonedVoiceTTSRequest
+from api.services import reference
 from api.services.synthesis import check_text, resolve_size
 from api.services.voices import get_voice
 from api.settings import Settings
@@ -45,19 +44,7 @@ def parse(job_type: JobType, data: dict[str, Any]) -> BaseModel:
 
 def reference_audio(value: str, *, max_bytes: int) -> bytes:
     """The bytes of `ref_audio_base64` (data: URIs accepted), within the upload limit."""
-    field = "ref_audio_base64"
-    payload = "".join(value.split(",", 1)[1].split() if value.startswith("data:") else value.split())
-    if len(payload) // 4 * 3 > max_bytes + 2:
-        raise PayloadTooLargeError(f"{field}: the audio is larger than {max_bytes} bytes", field=field)
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValidationFailed(f"{field}: not valid base64 ({exc})", field=field) from exc
-    if not data:
-        raise ValidationFailed(f"{field}: the audio is empty", field=field)
-    if len(data) > max_bytes:
-        raise PayloadTooLargeError(f"{field}: the audio is larger than {max_bytes} bytes", field=field)
-    return data
+    return reference.base64_bytes(value, max_bytes=max_bytes)
 
 
 def _check_url(url: str) -> None:

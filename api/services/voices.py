@@ -4,8 +4,6 @@ delete, usage statistics. Generation with a stored voice is `cloned_voice_tts.py
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 from datetime import UTC, datetime
 from functools import partial
@@ -69,30 +67,17 @@ def public(voice: Voice) -> VoicePublic:
     )
 
 
-def _base64_audio(value: str, *, max_bytes: int) -> bytes:
-    field = "ref_audio_base64"
-    payload = "".join(value.split(",", 1)[1].split() if value.startswith("data:") else value.split())
-    if len(payload) // 4 * 3 > max_bytes + 2:
-        raise PayloadTooLargeError(f"{field}: the audio is larger than {max_bytes} bytes", field=field)
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValidationFailed(f"{field}: not valid base64 ({exc})", field=field) from exc
-    if not data:
-        raise ValidationFailed(f"{field}: the audio is empty", field=field)
-    if len(data) > max_bytes:
-        raise PayloadTooLargeError(f"{field}: the audio is larger than {max_bytes} bytes", field=field)
-    return data
-
-
 async def reference_bytes(body: VoiceCreate, *, settings: Settings) -> tuple[bytes, str]:
     """The reference audio file of a JSON creation request, and the field it came from."""
     if body.ref_audio_url is not None:
         data = await fetch_audio_bytes(
-            body.ref_audio_url, max_bytes=settings.max_upload_bytes, timeout_seconds=settings.fetch_timeout_seconds
+            body.ref_audio_url,
+            max_bytes=settings.max_upload_bytes,
+            timeout_seconds=settings.fetch_timeout_seconds,
+            allowed_hosts=settings.fetch_allowed_hosts,
         )
         return data, "ref_audio_url"
-    return _base64_audio(body.ref_audio_base64 or "", max_bytes=settings.max_upload_bytes), "ref_audio_base64"
+    return reference.base64_bytes(body.ref_audio_base64 or "", max_bytes=settings.max_upload_bytes), "ref_audio_base64"
 
 
 async def _decode(data: bytes, *, field: str) -> DecodedAudio:

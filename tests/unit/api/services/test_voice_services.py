@@ -15,7 +15,8 @@ from api.inference.tensors import ClonePrompt
 from api.schemas.voices import ClonedVoiceTTSRequest, VoiceBase, slugify
 from api.services import clone_prompts, status, voices
 from api.services.cloned_voice_tts import sampling
-from api.services.voices import _base64_audio, new_voice_id
+from api.services.reference import base64_bytes
+from api.services.voices import new_voice_id
 from api.settings import Settings
 from api.store.database import Database
 from api.store.tables import Voice
@@ -35,15 +36,15 @@ def test_same_name_at_the_same_moment_gives_different_ids():
     assert len(ids) == 1000 and all(i.startswith("mi_voz_") for i in ids)
 
 
-def test_base64_audio():
+def testbase64_bytes():
     data = wav_bytes(0.1)
     encoded = base64.b64encode(data).decode()
-    assert _base64_audio(encoded, max_bytes=10**6) == data
-    assert _base64_audio(f"data:audio/wav;base64,{encoded[:40]}\n{encoded[40:]}", max_bytes=10**6) == data
+    assert base64_bytes(encoded, max_bytes=10**6) == data
+    assert base64_bytes(f"data:audio/wav;base64,{encoded[:40]}\n{encoded[40:]}", max_bytes=10**6) == data
     with pytest.raises(ValidationFailed, match="ref_audio_base64"):
-        _base64_audio("@@@", max_bytes=10**6)
+        base64_bytes("@@@", max_bytes=10**6)
     with pytest.raises(PayloadTooLargeError):
-        _base64_audio(encoded, max_bytes=100)
+        base64_bytes(encoded, max_bytes=100)
 
 
 def voice_row(**params) -> Voice:
