@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     fetch_timeout_seconds: float = Field(default=15.0, gt=0)
     """Connect and read timeout when fetching `ref_audio_url`."""
 
+    fetch_allowed_hosts: list[str] = []
+    """Trusted internal hosts or CIDRs that `ref_audio_url` may be fetched from despite the SSRF
+    guard, which otherwise refuses any host resolving to a loopback, private, link-local (cloud
+    metadata), CGNAT, multicast or reserved address (JSON list, e.g. `["minio.internal",
+    "10.0.5.0/24"]`). A name matches the URL's host exactly; an address or CIDR matches what it
+    resolves to. Empty by default: nothing internal is fetched."""
+
     cors_origins: list[str] = []
     """Origins allowed by CORS (JSON list). Empty: no CORS headers."""
 

@@ -112,6 +112,9 @@ def run_api(triton_url: str, log_dir: Path, name: str = "api", **settings: str) 
     port = free_port()
     # Each API gets its own throw-away SQLite store unless told otherwise: never ./var.
     settings.setdefault("database_url", f"sqlite:///{log_dir / f'{name}.db'}")
+    # The tests' reference audio comes from a local http.server, which the SSRF guard refuses unless
+    # trusted (pass fetch_allowed_hosts="[]" to test the guard itself).
+    settings.setdefault("fetch_allowed_hosts", '["127.0.0.1"]')
     env = {**os.environ, "QWEN_TTS_TRITON_URL": triton_url, **{f"QWEN_TTS_{k.upper()}": v for k, v in settings.items()}}
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
