@@ -5,11 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints
 
 from api.schemas.tts import (
     CustomVoiceRequest,
     ModelSize,
+    RefText,
     TTSBase,
     VoiceCloneURLRequest,
     VoiceDesignRequest,
@@ -31,15 +32,8 @@ class VoiceCloneFileRequest(TTSBase):
     ref_audio_base64: Annotated[str, StringConstraints(min_length=1)] = Field(
         description="The reference audio file's bytes, base64 (a data: URI is fine)"
     )
-    ref_text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    ref_text: RefText
     model_size: ModelSize | None = None
-
-    @field_validator("ref_text")
-    @classmethod
-    def _ref_text_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("ref_text must not be empty")
-        return value
 
 
 # Each job type's `request_data` is validated by the model of its synchronous endpoint.

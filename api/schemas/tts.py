@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.audio.encode import AudioFormat
 from api.catalog import canonical_language, canonical_speaker
 
 NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1)]
 ModelSize = Annotated[str, StringConstraints(pattern=r"^(0\.6B|1\.7B)$")]
+
+
+def _ref_text_not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("ref_text must not be empty: it is the transcript of the reference audio")
+    return value
+
+
+RefText = Annotated[str, StringConstraints(min_length=1, max_length=5000), AfterValidator(_ref_text_not_blank)]
+"""The transcript of a reference clip: every endpoint that takes one validates it alike."""
 
 
 class GenerationParams(BaseModel):
@@ -75,15 +85,8 @@ class VoiceDesignRequest(TTSBase):
 
 class VoiceCloneURLRequest(TTSBase):
     ref_audio_url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
-    ref_text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    ref_text: RefText
     model_size: ModelSize | None = None
-
-    @field_validator("ref_text")
-    @classmethod
-    def _ref_text_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("ref_text must not be empty")
-        return value
 
 
 class TTSResponse(BaseModel):

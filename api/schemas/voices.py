@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from api.audio.encode import AudioFormat
 from api.catalog import canonical_language
-from api.schemas.tts import GenerationParams, ModelSize, NonEmptyText
+from api.schemas.tts import GenerationParams, ModelSize, NonEmptyText, RefText
 
 NAME_MAX_CHARS = 100
 SLUG_MAX_CHARS = 48
@@ -50,9 +50,7 @@ class VoiceBase(GenerationParams):
 
     name: str = Field(description="Shown name, 1-100 characters; the id is derived from it")
     description: Description | None = None
-    ref_text: Annotated[str, StringConstraints(min_length=1, max_length=5000)] = Field(
-        description="Transcript of the reference audio"
-    )
+    ref_text: RefText = Field(description="Transcript of the reference audio")
     language: str = "Spanish"
     x_vector_only: bool = Field(default=False, description="Clone from the speaker embedding only (no ICL)")
     model_size: ModelSize | None = Field(default=None, description="Base model that computes the first prompt")
@@ -66,13 +64,6 @@ class VoiceBase(GenerationParams):
     @classmethod
     def _language(cls, value: str) -> str:
         return check_language(value)
-
-    @field_validator("ref_text")
-    @classmethod
-    def _ref_text_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("ref_text must not be empty: it is the transcript of the reference audio")
-        return value
 
 
 class VoiceCreate(VoiceBase):
