@@ -16,7 +16,7 @@ methods become `method="OTHER"`.
     qwen_tts_jobs_queue_depth                                      gauge (pending jobs in the database)
     qwen_tts_job_queue_wait_seconds{job_type}                      histogram (submission to claim)
     qwen_tts_job_duration_seconds{job_type,outcome}                histogram (claim to end of the attempt)
-    qwen_tts_job_retries_total{job_type}                           counter (re-claims after a lost lease)
+    qwen_tts_job_retries_total{job_type}                           counter (re-claims: lost lease, Triton retry)
     qwen_tts_cloned_voices                                         gauge (voices in the voice store)
 
 Several uvicorn workers (`--workers N`): each worker is a process with its own counters, and a
@@ -90,7 +90,7 @@ JOB_WAIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0
 # buckets, up to a few 600 s call deadlines.
 JOB_DURATION_BUCKETS = (*TRITON_BUCKETS, 1200.0, 1800.0)
 # Label `outcome` of qwen_tts_job_duration_seconds: how an attempt ended.
-JOB_OUTCOMES = ("completed", "failed", "cancelled")
+JOB_OUTCOMES = ("completed", "failed", "cancelled", "retried")  # retried: Triton unavailable, back to the queue
 # Label `state` of qwen_tts_jobs (api/store/job_table.py JobStatus.ALL).
 JOB_STATES = ("pending", "processing", "completed", "failed", "cancelled")
 

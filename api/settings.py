@@ -94,8 +94,18 @@ class Settings(BaseSettings):
     lost host) leaves its job to be claimed again by another once the lease expires."""
 
     job_max_attempts: int = Field(default=3, ge=1)
-    """Claims a job gets before an expired lease fails it ("abandoned"): bounds a job that kills its
+    """Claims a job gets before an expired lease fails it ("abandoned"), and tries it gets while the
+    inference server is unavailable before it fails ("unavailable"): bounds a job that kills its
     worker every time. A graceful shutdown's release does not count as an attempt."""
+
+    job_retry_backoff_seconds: float = Field(default=2.0, gt=0)
+    """A job whose Triton call finds the inference server unavailable (down, restarting, model not
+    loaded, overloaded) goes back to the queue and is retried after this delay, doubled on each
+    further attempt (capped by job_retry_backoff_max_seconds); the attempt counts towards
+    job_max_attempts, after which the job fails with error_type "unavailable"."""
+
+    job_retry_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    """Longest delay before a job's retry after the inference server was unavailable."""
 
     job_result_ttl_seconds: float = Field(default=3600.0, gt=0)
     """How long a finished job (and its result audio) is kept; then the worker purges it."""

@@ -32,6 +32,7 @@ STATE_COLUMNS = (
     Job.updated_at,
     Job.started_at,
     Job.finished_at,
+    Job.not_before,
     Job.worker_id,
     Job.idempotency_key,
     Job.request_sha256,

@@ -9,6 +9,8 @@ Either way the claim is then a conditional UPDATE whose rowcount says whether it
 
 A claim is a lease: a job whose worker stops renewing it (killed, partitioned) is claimed again
 once `lease_expires_at` passes, until it has been attempted `max_attempts` times; then it fails.
+A job whose attempt found Triton unavailable is given back with `retry_later`: pending again, in its
+place, not claimed before its `not_before` time, the attempt counted.
 Worker-side writes (progress, complete, fail, release, renew) only apply while the row is still
 `processing` and held by that worker: a cancelled, deleted or re-claimed job is never overwritten.
 
@@ -66,9 +68,11 @@ def _fail_exhausted(session: Session, *, max_attempts: int, now: float) -> list[
 
 
 def _candidate(session: Session, *, now: float) -> Job | None:
-    """The first claimable job: an expired lease (it was queued earlier), else the oldest pending."""
+    """The first claimable job: an expired lease (it was queued earlier), else the oldest pending
+    one whose retry delay (`not_before`) has passed."""
     expired = select(Job).where(col(Job.status) == JobStatus.PROCESSING, col(Job.lease_expires_at) < now)
-    pending = select(Job).where(col(Job.status) == JobStatus.PENDING)
+    due = or_(col(Job.not_before).is_(None), col(Job.not_before) <= now)
+    pending = select(Job).where(col(Job.status) == JobStatus.PENDING, due)
     for query in (expired, pending):
         found = session.exec(query.order_by(col(Job.seq)).limit(1).with_for_update(skip_locked=True)).first()
         if found is not None:
@@ -82,13 +86,14 @@ def claim(
     """Take the next job (FIFO) under a lease; None when the queue is empty or another worker won.
 
     Metrics, once the transaction has committed: a claim of a pending job records its wait since
-    submission, a re-claim after an expired lease counts as a retry, jobs failed here as abandoned
-    record their last attempt's duration."""
+    submission, a re-claim after an expired lease or a retry delay counts as a retry, jobs failed
+    here as abandoned record their last attempt's duration."""
     now = _now(now)
     with session.begin():
         abandoned = _fail_exhausted(session, max_attempts=max_attempts, now=now)
         job = _candidate(session, now=now)
-        retry = job is not None and job.status == JobStatus.PROCESSING  # an expired lease, not a pending job
+        # an expired lease, or a job given back by retry_later (a shutdown's release uncounts its attempt)
+        retry = job is not None and (job.status == JobStatus.PROCESSING or job.attempts > 0)
         won = 0 if job is None else _take(session, job, worker_id=worker_id, lease_seconds=lease_seconds, now=now)
         if job is not None and won == 1:
             session.expire(job)
@@ -116,6 +121,7 @@ def _take(session: Session, job: Job, *, worker_id: str, lease_seconds: float, n
             started_at=now,
             updated_at=now,
             progress=progress,
+            not_before=None,
             version=col(Job.version) + 1,
         )
         .execution_options(synchronize_session=False)
@@ -193,6 +199,27 @@ def release(session: Session, job_id: str, *, worker_id: str, now: float | None 
         "lease_expires_at": None,
         "started_at": None,
         "attempts": col(Job.attempts) - 1,
+        "progress": progress,
+        "updated_at": now,
+        "version": col(Job.version) + 1,
+    }
+    return _apply(session, _held(job_id, worker_id).values(**values))
+
+
+def retry_later(
+    session: Session, job_id: str, *, worker_id: str, not_before: float, reason: str, now: float | None = None
+) -> bool:
+    """Give a running job back for another attempt (Triton was unavailable): pending again, in its
+    place, not claimed before `not_before`, this attempt counted (unlike `release`)."""
+    now = _now(now)
+    message = f"Reintentando en {max(0.0, not_before - now):.0f} s: {reason}"
+    progress = {"stage": "queued", "percent": 0, "message": message, "timestamp": now}
+    values = {
+        "status": JobStatus.PENDING,
+        "worker_id": None,
+        "lease_expires_at": None,
+        "started_at": None,
+        "not_before": not_before,
         "progress": progress,
         "updated_at": now,
         "version": col(Job.version) + 1,

@@ -9,6 +9,11 @@ Started by the API's lifespan when `job_workers_enabled`, or on its own (dedicat
 Shutdown is graceful: claiming stops at once, running jobs get `job_shutdown_timeout_seconds` to
 finish, the rest are released (pending again, in their place, the attempt not counted).
 
+A job whose attempt finds Triton unavailable (down, restarting, model not loaded, overloaded) goes
+back to the queue, in its place, and is claimed again after a backoff (`job_retry_backoff_seconds`,
+doubled per attempt, capped by `job_retry_backoff_max_seconds`), the attempt counted; once it has
+had `job_max_attempts` attempts it fails with error_type "unavailable".
+
 Metrics (api/metrics.py): the queue records waits, retries and abandoned jobs at claim time; this
 loop records each attempt's duration by outcome, and every `job_metrics_interval_seconds` reads the
 database's job counts and voice store size into the gauges (the database's numbers, the same from
@@ -28,7 +33,7 @@ import uuid
 from typing import Any
 
 from api import metrics
-from api.errors import DATABASE_DOWN, ApiError
+from api.errors import DATABASE_DOWN, ApiError, UnavailableError
 from api.inference.client import TritonGateway
 from api.jobs import lookups, queue
 from api.jobs.runner import progress, run_job
@@ -160,8 +165,8 @@ class JobWorker:
 
     async def _record(self, job: Job, work: asyncio.Task[Any]) -> str | None:
         """Wait for the work and store its outcome (unless the job is no longer ours). Returns how the
-        attempt ended (completed, failed, cancelled), or None when it did not end the job (released
-        at shutdown, re-claimed by another worker after a lost lease)."""
+        attempt ended (completed, failed, cancelled, retried), or None when it did not end the job
+        (released at shutdown, re-claimed by another worker after a lost lease)."""
         done = {"worker_id": self.worker_id}
         try:
             result = await work
@@ -171,6 +176,8 @@ class JobWorker:
                 return None
             log.info("job %s stopped: cancelled, deleted or taken over", job.id)
             return await self._lost_outcome(job)
+        except UnavailableError as exc:
+            return await self._unavailable(job, exc)
         except ApiError as exc:
             failed = await lookups.in_session(
                 self.database, queue.fail, job.id, error=exc.message, error_type=exc.kind, **done
@@ -185,6 +192,34 @@ class JobWorker:
             if await lookups.in_session(self.database, queue.complete, job.id, result=result, **done):
                 return JobStatus.COMPLETED
             return await self._lost_outcome(job)
+        return JobStatus.FAILED if failed else await self._lost_outcome(job)
+
+    def retry_delay(self, attempts: int) -> float:
+        """Backoff before the next attempt of a job that has had `attempts` attempts."""
+        settings = self.settings
+        return min(
+            settings.job_retry_backoff_seconds * 2 ** max(0, attempts - 1), settings.job_retry_backoff_max_seconds
+        )
+
+    async def _unavailable(self, job: Job, exc: UnavailableError) -> str | None:
+        """Triton was unavailable: back to the queue after a backoff, or failed once out of attempts."""
+        done = {"worker_id": self.worker_id}
+        max_attempts = self.settings.job_max_attempts
+        if job.attempts < max_attempts:
+            delay = self.retry_delay(job.attempts)
+            log.warning(
+                "job %s: inference server unavailable (attempt %d of %d), retrying in %.1f s: %s",
+                job.id, job.attempts, max_attempts, delay, exc.message,
+            )  # fmt: skip
+            retried = await lookups.in_session(
+                self.database, queue.retry_later, job.id, not_before=time.time() + delay, reason=exc.message, **done
+            )
+            if retried:
+                return "retried"
+            return await self._lost_outcome(job)
+        error = f"the inference server was unavailable on all {job.attempts} attempts; giving up: {exc.message}"
+        log.error("job %s failed: %s", job.id, error)
+        failed = await lookups.in_session(self.database, queue.fail, job.id, error=error, error_type=exc.kind, **done)
         return JobStatus.FAILED if failed else await self._lost_outcome(job)
 
     async def _lost_outcome(self, job: Job) -> str | None:

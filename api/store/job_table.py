@@ -1,6 +1,7 @@
 """The `jobs` table: the durable FIFO queue of asynchronous jobs (see api/jobs/queue.py).
 
-Its schema is owned by the Alembic migration `0002_jobs`: a change here needs a new migration.
+Its schema is owned by the Alembic migrations `0002_jobs` and `0003_job_retry_after`: a change here
+needs a new migration.
 
 - `seq` is the queue order: a database sequence (BIGSERIAL on PostgreSQL, the rowid on SQLite),
   never a timestamp, so two submissions in the same microsecond, or from replicas with skewed
@@ -9,6 +10,8 @@ Its schema is owned by the Alembic migration `0002_jobs`: a change here needs a 
   cancelled; a released or lease-expired processing job goes back to pending / is claimed again).
 - A claim is a lease: `worker_id` holds the job until `lease_expires_at` (epoch seconds), which the
   worker renews while it runs; an expired lease lets another worker claim it (`attempts` counts).
+- `not_before`: a job given back for a retry (Triton unavailable) is pending again but not claimed
+  before this time (epoch seconds); None: claimable at once.
 - `version` grows on every change of the row a client can see: SSE event ids are built from it.
 - Times are epoch seconds (floats), as the contract shows them.
 """
@@ -61,3 +64,4 @@ class Job(SQLModel, table=True):
     updated_at: float = Field(sa_column=Column(Float, nullable=False))
     started_at: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     finished_at: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    not_before: float | None = Field(default=None, sa_column=Column(Float, nullable=True))

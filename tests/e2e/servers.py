@@ -56,6 +56,13 @@ def _wait(url: str, process: subprocess.Popen[bytes], timeout: float, log_path: 
     raise TimeoutError(f"{url} not ready after {timeout}s; log:\n{log_path.read_text()[-4000:]}")
 
 
+def kill(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the server and everything it started (a crash: no graceful shutdown)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def _stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -67,8 +74,12 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 
 @contextmanager
-def run_triton(models: list[str], log_dir: Path, timeout: float = 300) -> Iterator[TritonServer]:
-    ports = [free_port() for _ in range(3)]
+def run_triton(
+    models: list[str], log_dir: Path, timeout: float = 300, ports: tuple[int, int, int] | None = None
+) -> Iterator[TritonServer]:
+    """Triton on free ports, or on `ports` (http, grpc, metrics): a restart on the same ports is the
+    same server to the API (tests/e2e/test_faults.py kills and restarts it)."""
+    ports = ports or (free_port(), free_port(), free_port())
     env = {
         **os.environ,
         "QWEN_TTS_MODELS": ",".join(models),
@@ -80,7 +91,7 @@ def run_triton(models: list[str], log_dir: Path, timeout: float = 300) -> Iterat
         "OMP_NUM_THREADS": "1",
     }
     log_path = log_dir / "triton.log"
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:  # a restart appends to the same log
         process = subprocess.Popen(
             [str(ROOT / "scripts" / "run_triton.sh")],
             env=env,

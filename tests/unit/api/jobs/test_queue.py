@@ -123,6 +123,22 @@ def test_release_puts_the_job_back_in_its_place_without_counting_the_attempt(dat
     assert (claim(database, "w2") or first).id == second.id
 
 
+def test_retry_later_waits_for_its_time_and_counts_the_attempt(database: Database):
+    first, second = submit(database), submit(database)
+    now = time.time()
+    assert (claim(database, "w1", now=now) or second).id == first.id
+    with lookups.session_scope(database) as session:
+        assert queue.retry_later(session, first.id, worker_id="w1", not_before=now + 5, reason="down", now=now)
+        assert not queue.retry_later(session, first.id, worker_id="w1", not_before=now + 5, reason="down", now=now)
+    waiting = state(database, first.id)
+    assert waiting.status == JobStatus.PENDING and waiting.attempts == 1 and waiting.worker_id is None
+    assert waiting.not_before == now + 5 and waiting.error is None
+    assert (claim(database, "w1", now=now + 1) or first).id == second.id  # not yet: the next one goes first
+    assert claim(database, "w1", now=now + 2) is None
+    again = claim(database, "w2", now=now + 5)
+    assert again is not None and again.id == first.id and again.attempts == 2 and again.not_before is None
+
+
 def test_idempotency_key_returns_the_same_job(database: Database):
     job = submit(database, key="order-1")
     with lookups.session_scope(database) as session:
