@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlmodel import Session
 
 from api.inference.client import TritonGateway
@@ -39,3 +39,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 TritonDep = Annotated[TritonGateway, Depends(get_triton)]
 LimiterDep = Annotated[InflightLimiter, Depends(get_limiter)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+# Paging offset: bounded so that the database (64-bit integers) never sees a number it cannot bind.
+MAX_OFFSET = 2**31 - 1
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET)]

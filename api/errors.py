@@ -97,6 +97,38 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
     return (f"{field}: {msg}" if field else msg), field
 
 
+def document_errors(app: Any) -> None:
+    """Make the OpenAPI schema describe the error bodies the handlers below really send: FastAPI's
+    default 422 (`HTTPValidationError`, a `detail` list) becomes our `ErrorResponse`, and every operation
+    that takes a body documents the 400 of a body that cannot be parsed (not JSON, not UTF-8, bad form)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_errors(build())
+        schema: dict[str, Any] = app.openapi_schema
+        return schema
+
+    app.openapi = openapi
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    from api.schemas.tts import ErrorResponse
+
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("ErrorResponse", ErrorResponse.model_json_schema())
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            if "422" in responses:
+                responses["422"] = {"description": "A field is invalid (the body names it)", "content": body}
+            if "requestBody" in operation and "400" not in responses:
+                responses["400"] = {"description": "The request body cannot be parsed", "content": body}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+
+
 def install_error_handlers(app: Any) -> None:
     """Map the taxonomy (and FastAPI's own validation errors) to status and JSON body, once."""
     import logging
@@ -107,6 +139,7 @@ def install_error_handlers(app: Any) -> None:
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     log = logging.getLogger("api.errors")
+    document_errors(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:

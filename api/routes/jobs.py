@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import OffsetQuery, SessionDep, SettingsDep
 from api.jobs import events
 from api.routes.tts import ERRORS
 from api.schemas.jobs import JobCreate, JobCreated, JobList, JobMessage, JobResult, JobStatusResponse
@@ -26,10 +26,11 @@ def _doc(codes: dict[int, str]) -> dict[int | str, dict[str, Any]]:
 
 
 NOT_FOUND = _doc({404: "Unknown job_id", 503: "The database is unavailable"})
-CONFLICT = _doc({404: "Unknown job_id", 409: "Not possible in the job's current status"})
+CONFLICT = {**NOT_FOUND, **_doc({409: "Not possible in the job's current status"})}
+SUBMIT = {**ERRORS, **_doc({409: "Idempotency-Key already used for a different request"})}
 
 
-@router.post("", response_model=JobCreated, responses=ERRORS)
+@router.post("", response_model=JobCreated, responses=SUBMIT)
 async def create_job(
     body: JobCreate,
     request: Request,
@@ -56,7 +57,7 @@ async def list_jobs(
     session: SessionDep,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(JobStatus.ALL) + ")$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> JobList:
     return await jobs.list_jobs(session=session, status=status, limit=limit, offset=offset)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import ValidationError
 
-from api.deps import LimiterDep, SessionDep, SettingsDep, TritonDep
+from api.deps import LimiterDep, OffsetQuery, SessionDep, SettingsDep, TritonDep
 from api.errors import ValidationFailed
 from api.routes.tts import ERRORS
 from api.schemas.tts import ErrorResponse, TTSResponse
@@ -35,6 +35,10 @@ STORE_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "A field is invalid (the body names it)"},
     503: {"model": ErrorResponse, "description": "The database is unavailable"},
 }
+CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    409: {"model": ErrorResponse, "description": "No unique voice id could be allocated; retry"},
+}
 
 
 def _validate_form(fields: dict[str, Any]) -> VoiceBase:
@@ -53,7 +57,7 @@ def _created(voice: Any, verb: str) -> VoiceSaved:
     return VoiceSaved(voice=voice, message=message)
 
 
-@router.post("", response_model=VoiceSaved, responses=ERRORS)
+@router.post("", response_model=VoiceSaved, responses=CREATE_ERRORS)
 async def create_voice(
     body: VoiceCreate, session: SessionDep, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep
 ) -> VoiceSaved:
@@ -65,7 +69,7 @@ async def create_voice(
     return _created(voice, "creada")
 
 
-@router.post("/upload", response_model=VoiceSaved, responses=ERRORS)
+@router.post("/upload", response_model=VoiceSaved, responses=CREATE_ERRORS)
 async def create_voice_from_upload(
     session: SessionDep,
     triton: TritonDep,
@@ -110,7 +114,7 @@ async def create_voice_from_upload(
 async def list_voices(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
     language: Annotated[str | None, Query(description="Only voices of this language")] = None,
 ) -> VoiceList:
     found, total = await voices.list_voices(session=session, language=language, limit=limit, offset=offset)

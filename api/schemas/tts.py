@@ -32,7 +32,9 @@ class GenerationParams(BaseModel):
     top_p: float | None = Field(default=None, ge=0.0, le=1.0, description="Nucleus sampling (Hugging Face semantics)")
     top_k: int | None = Field(default=None, ge=0, le=1000)
     repetition_penalty: float | None = Field(default=None, ge=0.5, le=2.0)
-    max_new_tokens: int | None = Field(default=None, ge=1, le=4096, description="Codec frames, 80 ms each")
+    max_new_tokens: int | None = Field(
+        default=None, ge=2, le=4096, description="Codec frames, 80 ms each (the model generates at least 2)"
+    )
 
 
 class TTSBase(GenerationParams):
