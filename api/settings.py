@@ -38,10 +38,10 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=5000, ge=1)
     """Longest accepted `text`, in characters (the contract's limit is about 4096 tokens)."""
 
-    max_new_tokens_limit: int = Field(default=4096, ge=1, le=4096)
+    max_new_tokens_limit: int = Field(default=4096, ge=2, le=4096)
     """Largest accepted `max_new_tokens` (codec frames, 80 ms each)."""
 
-    default_max_new_tokens: int = Field(default=2048, ge=1, le=4096)
+    default_max_new_tokens: int = Field(default=2048, ge=2, le=4096)
     """`max_new_tokens` when a request gives none: bounds a row that never emits EOS (about 164 s)."""
 
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)

@@ -98,7 +98,7 @@ def _number(inputs: Mapping[str, np.ndarray | None], name: str, low: float, high
 
 def parse_sampling(inputs: Mapping[str, np.ndarray | None]) -> SamplingParams:
     top_k = _number(inputs, "TOP_K", 0, 10_000)
-    max_new = _number(inputs, "MAX_NEW_TOKENS", 1, MAX_NEW_TOKENS_LIMIT)
+    max_new = _number(inputs, "MAX_NEW_TOKENS", 2, MAX_NEW_TOKENS_LIMIT)  # qwen-tts needs >= 2 (min_new_tokens)
     return SamplingParams(
         temperature=_number(inputs, "TEMPERATURE", 0.0, 2.0),
         top_k=None if top_k is None else int(top_k),
