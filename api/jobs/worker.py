@@ -179,6 +179,7 @@ class JobWorker:
         except UnavailableError as exc:
             return await self._unavailable(job, exc)
         except ApiError as exc:
+            log.info("job %s failed (%s): %s", job.id, exc.kind, exc.message)  # the client's problem: info
             failed = await lookups.in_session(
                 self.database, queue.fail, job.id, error=exc.message, error_type=exc.kind, **done
             )
