@@ -9,7 +9,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from api.audio.encode import AudioFormat
 from api.catalog import canonical_language, canonical_speaker
 
-NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1)]
+
+def _text_not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("text must not be empty or whitespace")
+    return value
+
+
+NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1), AfterValidator(_text_not_blank)]
+"""The text to speak: every endpoint that takes one validates it alike."""
 ModelSize = Annotated[str, StringConstraints(pattern=r"^(0\.6B|1\.7B)$")]
 
 
@@ -41,13 +49,6 @@ class TTSBase(GenerationParams):
     text: NonEmptyText
     language: str = "Auto"
     output_format: AudioFormat = AudioFormat.WAV
-
-    @field_validator("text")
-    @classmethod
-    def _text_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text must not be empty or whitespace")
-        return value
 
     @field_validator("language")
     @classmethod

@@ -156,13 +156,6 @@ class ClonedVoiceTTSRequest(GenerationParams):
     use_voice_defaults: bool = Field(default=True, description="Start from the generation params stored with the voice")
     model_size: ModelSize | None = None
 
-    @field_validator("text")
-    @classmethod
-    def _text_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text must not be empty or whitespace")
-        return value
-
     @field_validator("language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
