@@ -54,6 +54,27 @@ class EngineConfig:
     dtype: str
     """`float32`, `bfloat16`, `float16`; `auto` is bf16 on a GPU and fp32 on the CPU."""
     attn_implementation: str | None = None
+    engine: str = "continuous"
+    """`continuous`: the step-level loop (rows join and leave the running batch at each decoding
+    step, per-row sampling); `grouped`: whole batches through the package's `generate_*`, one call
+    per group of equal sampling settings (the fallback)."""
+    max_batch_rows: int = 32
+    """Rows decoded together at most; further requests wait for a row to finish."""
+    stream_chunk_frames: int = 8
+    """Codec frames (80 ms each) per streamed audio chunk."""
+
+
+ENGINES = ("continuous", "grouped")
+
+
+def _positive_int(name: str, key: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"model {name}: {key} must be an integer, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ConfigError(f"model {name}: {key} must be between {low} and {high}, got {value}")
+    return value
 
 
 def _params(model_config: Mapping[str, Any]) -> dict[str, str]:
@@ -103,6 +124,11 @@ def parse_engine_config(model_config_json: str, env: Mapping[str, str] | None = 
     if dtype not in ("auto", "float32", "bfloat16", "float16"):
         raise ConfigError(f"model {name}: dtype {dtype!r} is not one of auto, float32, bfloat16, float16")
     attn = env.get("QWEN_TTS_ATTN_IMPLEMENTATION") or params.get("attn_implementation") or None
+    engine = env.get("QWEN_TTS_ENGINE") or params.get("engine") or "continuous"
+    if engine not in ENGINES:
+        raise ConfigError(f"model {name}: engine {engine!r} is not one of {', '.join(ENGINES)}")
+    rows = env.get("QWEN_TTS_MAX_BATCH_ROWS") or params.get("max_batch_rows") or "32"
+    chunk = env.get("QWEN_TTS_STREAM_CHUNK_FRAMES") or params.get("stream_chunk_frames") or "8"
     return EngineConfig(
         model_name=name,
         variant=variant,
@@ -111,4 +137,7 @@ def parse_engine_config(model_config_json: str, env: Mapping[str, str] | None = 
         device=device,
         dtype=dtype,
         attn_implementation=attn,
+        engine=engine,
+        max_batch_rows=_positive_int(name, "max_batch_rows", rows, 1, 1024),
+        stream_chunk_frames=_positive_int(name, "stream_chunk_frames", chunk, 1, 1000),
     )

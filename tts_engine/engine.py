@@ -52,7 +52,10 @@ class Engine:
 
     def run(self, batch: Sequence[TensorMap]) -> list[Outcome]:
         """One outcome per request, in order: float32 audio at 24 kHz, a clone prompt, or that request's error."""
-        items = [self.parse(inputs) for inputs in batch]
+        return self.run_parsed([self.parse(inputs) for inputs in batch])
+
+    def run_parsed(self, items: Sequence[SynthesisRequest | Exception]) -> list[Outcome]:
+        """The grouped path: one `generate_*` call per group of equal sampling settings."""
         if self.variant is Variant.VOICE_CLONE:
             return synthesize_clone(self.model, items)
         return synthesize(self.model, self.variant, items)

@@ -34,6 +34,9 @@ class SamplingParams:
     top_p: float | None = None
     repetition_penalty: float | None = None
     max_new_tokens: int | None = None
+    seed: int | None = None
+    """Seeds this row's own random stream (continuous engine): the same seed, the same audio,
+    whoever shares the batch. None: a fresh random seed."""
 
     def generate_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -105,7 +108,23 @@ def parse_sampling(inputs: Mapping[str, np.ndarray | None]) -> SamplingParams:
         top_p=_number(inputs, "TOP_P", 0.0, 1.0),
         repetition_penalty=_number(inputs, "REPETITION_PENALTY", 0.5, 2.0),
         max_new_tokens=None if max_new is None else int(max_new),
+        seed=_seed(inputs),
     )
+
+
+def _seed(inputs: Mapping[str, np.ndarray | None]) -> int | None:
+    value = _first(inputs.get("SEED"))
+    if value is None:
+        return None
+    seed = int(value)
+    if not 0 <= seed < 2**63:
+        raise RequestError(f"SEED must be between 0 and {2**63 - 1}, got {seed}")
+    return seed
+
+
+def wants_stream(inputs: Mapping[str, np.ndarray | None]) -> bool:
+    """STREAM: send audio chunks as frames are decoded, then a final response."""
+    return bool(_first(inputs.get("STREAM")) or False)
 
 
 def _required_text(inputs: Mapping[str, np.ndarray | None], name: str) -> str:

@@ -1,0 +1,126 @@
+"""The background generation loop a decoupled Triton model hands its requests to.
+
+`execute()` parses each request and `submit`s it with a `Sink`; it returns at once. One thread
+owns the model: between decoding steps it admits new requests into the running batch (continuous
+batching), so a request that arrives during a long generation starts at the next step boundary.
+Each sink receives audio chunks (when the request asked to stream) and exactly one final call.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tts_engine.clone_prompt import ClonePrompt
+from tts_engine.requests import SynthesisRequest
+
+log = logging.getLogger(__name__)
+
+Outcome = np.ndarray | ClonePrompt | Exception
+
+
+class Sink:
+    """Where one request's results go. `emit(outcome, final)`: audio chunks with final=False (only
+    when streaming), then exactly one call with final=True (the rest of the audio, a prompt, or the
+    error). Called from the loop thread."""
+
+    def __init__(self, emit: Callable[[Outcome, bool], None], *, stream: bool = False) -> None:
+        self._emit = emit
+        self.stream = stream
+        self.closed = False
+
+    def chunk(self, audio: np.ndarray) -> None:
+        if self.stream and not self.closed and audio.size:
+            self._safe(audio, False)
+
+    def finish(self, outcome: Outcome) -> None:
+        if not self.closed:
+            self.closed = True
+            self._safe(outcome, True)
+
+    def _safe(self, outcome: Outcome, final: bool) -> None:
+        try:
+            self._emit(outcome, final)
+        except Exception:  # a client that went away must not stop the loop
+            log.exception("sending a response failed")
+
+
+@dataclass
+class Submission:
+    request: SynthesisRequest
+    sink: Sink
+    cancelled: Callable[[], bool] = field(default=lambda: False)
+    """Polled between steps: True drops the row (the client cancelled or went away)."""
+
+
+class LoopRunner:
+    """What runs submissions: the continuous step engine, or the grouped fallback."""
+
+    def admit(self, submissions: list[Submission]) -> None: ...
+    def step(self) -> None: ...
+    def busy(self) -> bool: ...
+    def capacity(self) -> int: ...
+
+
+class GenerationLoop:
+    """A thread that feeds `runner` with submissions and steps it while it has work."""
+
+    def __init__(self, runner: LoopRunner, *, name: str = "generation-loop") -> None:
+        self._runner = runner
+        self._inbox: queue.Queue[Submission | None] = queue.Queue()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, submission: Submission) -> None:
+        if self._stopping:
+            submission.sink.finish(RuntimeError("the model is shutting down"))
+            return
+        self._inbox.put(submission)
+
+    def close(self, timeout: float = 30.0) -> None:
+        self._stopping = True
+        self._inbox.put(None)
+        self._thread.join(timeout)
+
+    def _take(self, block: bool) -> list[Submission]:
+        taken: list[Submission] = []
+        room = self._runner.capacity()
+        while room > len(taken) or (block and not taken):
+            try:
+                item = self._inbox.get(block=block and not taken, timeout=None)
+            except queue.Empty:
+                break
+            if item is None:
+                self._stopping = True
+                break
+            taken.append(item)
+        return taken
+
+    def _run(self) -> None:
+        pending: list[Submission] = []
+        while True:
+            busy = self._runner.busy()
+            if not self._stopping:
+                pending.extend(self._take(block=not busy and not pending))
+            room = self._runner.capacity()
+            if pending and room > 0:
+                admitted, pending = pending[:room], pending[room:]
+                self._guard(lambda: self._runner.admit(admitted), admitted)
+            if self._runner.busy():
+                self._guard(self._runner.step, [])
+            elif self._stopping and not pending:
+                return
+
+    def _guard(self, action: Callable[[], None], submissions: list[Submission]) -> None:
+        try:
+            action()
+        except Exception as exc:  # the loop must survive anything one batch does
+            log.exception("generation loop step failed")
+            for submission in submissions:
+                submission.sink.finish(RuntimeError(f"generation failed: {type(exc).__name__}"))
