@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -10,25 +11,59 @@ from api.audio.encode import AudioFormat
 from api.catalog import canonical_language, canonical_speaker
 
 
-def _text_not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("text must not be empty or whitespace")
+def clean_text(value: str) -> str:
+    """Text a model reads, canonical (NFC), or ValueError naming the first character refused.
+
+    Whitespace controls (tab, newline, carriage return, vertical tab, form feed, NEL) are kept: they
+    are pauses to the model. Every other control character (C0, DEL, C1: NUL, ESC, BEL, ...) and any
+    lone surrogate (pydantic refuses most already) is refused with its code point and its index
+    (counted from 0): it is a client bug or bytes smuggled towards logs and the tokenizer, and
+    dropping it silently would change what is spoken without telling anyone.
+    """
+    for index, char in enumerate(value):
+        category = unicodedata.category(char)
+        if category == "Cc" and not char.isspace():
+            raise ValueError(
+                f"control character U+{ord(char):04X} at index {index} is not allowed "
+                "(tab, newline and other whitespace are)"
+            )
+        if category == "Cs":
+            raise ValueError(f"lone surrogate U+{ord(char):04X} at index {index} is not valid Unicode")
+    return unicodedata.normalize("NFC", value)
+
+
+def has_visible_content(value: str) -> bool:
+    """False for text of only whitespace and invisible format characters (zero-width space, joiners,
+    byte order mark, soft hyphen: category Cf): nothing there to speak."""
+    return any(not char.isspace() and unicodedata.category(char) != "Cf" for char in value)
+
+
+def _speakable(value: str) -> str:
+    value = clean_text(value)
+    if not has_visible_content(value):
+        raise ValueError("text must not be empty, whitespace or invisible characters only")
     return value
 
 
-NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1), AfterValidator(_text_not_blank)]
-"""The text to speak: every endpoint that takes one validates it alike."""
+NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1), AfterValidator(_speakable)]
+"""The text to speak: every endpoint that takes one validates it alike. NFC-normalised; empty,
+whitespace-only and invisible-only text, control characters and lone surrogates are a 422. Its
+length limit is the setting `max_text_chars`, checked by the services (422 naming the limit)."""
 ModelSize = Annotated[str, StringConstraints(pattern=r"^(0\.6B|1\.7B)$")]
 
 
 def _ref_text_not_blank(value: str) -> str:
-    if not value.strip():
+    value = clean_text(value)
+    if not has_visible_content(value):
         raise ValueError("ref_text must not be empty: it is the transcript of the reference audio")
     return value
 
 
 RefText = Annotated[str, StringConstraints(min_length=1, max_length=5000), AfterValidator(_ref_text_not_blank)]
-"""The transcript of a reference clip: every endpoint that takes one validates it alike."""
+"""The transcript of a reference clip: every endpoint that takes one validates it alike (as the
+text to speak: NFC, no control characters)."""
+ModelText = Annotated[str, AfterValidator(clean_text)]
+"""Other text a model reads (an instruction, a voice description): no control characters, NFC."""
 
 
 class GenerationParams(BaseModel):
@@ -61,7 +96,7 @@ class TTSBase(GenerationParams):
 
 class CustomVoiceRequest(TTSBase):
     speaker: str
-    instruction: str | None = Field(default=None, max_length=2000)
+    instruction: ModelText | None = Field(default=None, max_length=2000)
     model_size: ModelSize | None = None
 
     @field_validator("speaker")
@@ -75,13 +110,13 @@ class CustomVoiceRequest(TTSBase):
 
 class VoiceDesignRequest(TTSBase):
     language: str = "Spanish"
-    voice_description: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    voice_description: Annotated[ModelText, StringConstraints(min_length=1, max_length=2000)]
     model_size: ModelSize | None = None
 
     @field_validator("voice_description")
     @classmethod
     def _description_not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if not has_visible_content(value):
             raise ValueError("voice_description must not be empty")
         return value
 

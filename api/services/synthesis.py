@@ -36,7 +36,7 @@ def resolve_size(requested: str | None, variant: Variant, settings: Settings) ->
 def check_text(text: str, settings: Settings) -> None:
     if len(text) > settings.max_text_chars:
         raise ValidationFailed(
-            f"text is {len(text)} characters long; the limit is {settings.max_text_chars}", field="text"
+            f"text: {len(text)} characters long; the limit is {settings.max_text_chars} characters", field="text"
         )
 
 

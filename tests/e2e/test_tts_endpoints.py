@@ -163,6 +163,21 @@ def test_bad_input_is_a_clear_4xx_naming_the_field(client: httpx.Client, path, b
     assert data["success"] is False and field in data["error"]
 
 
+def test_text_is_checked_before_any_inference(client: httpx.Client):
+    """Control characters, invisible-only and over-long text: 422 naming the field (and the character
+    or the limit) through the real API; whitespace controls and combining accents are spoken."""
+    cases = [("Hola\x00mundo", "U+0000 at index 4"), ("\u200b\u200d\ufeff", "must not be empty"),
+             ("Hola\x1b[2J", "U+001B at index 4"), ("x" * 5001, "the limit is 5000 characters")]  # fmt: skip
+    for text, needle in cases:
+        response = client.post("/tts/custom", json={**CUSTOM, "text": text})
+        assert response.status_code == 422, (text[:20], response.text)
+        body = response.json()
+        assert body["field"] == "text" and needle in body["error"], body
+    spoken = client.post("/tts/custom", json={**CUSTOM, "text": "Cafe\u0301,\tpor\nfavor."})
+    assert spoken.status_code == 200, spoken.text
+    check_audio(spoken.json(), "wav")
+
+
 def test_clone_errors(client: httpx.Client, audio_server: str):
     garbage = client.post(
         "/tts/clone/url", json={"text": "Hi", "ref_audio_url": f"{audio_server}/garbage.wav", "ref_text": "x"}
