@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlmodel import Session
 
+from api.errors import UnauthorizedError
 from api.inference.client import TritonGateway
-from api.services.limits import InflightLimiter
+from api.services.api_keys import UNRESTRICTED, Principal
+from api.services.limits import CallerSlots, InflightLimiter
 from api.settings import Settings
 from api.store.database import Database
 
@@ -24,9 +26,21 @@ def get_triton(request: Request) -> TritonGateway:
     return triton
 
 
-def get_limiter(request: Request) -> InflightLimiter:
+def get_principal(request: Request) -> Principal:
+    """The caller, as the auth middleware (api/auth.py) found it; everyone sees all with auth off."""
+    settings: Settings = request.app.state.settings
+    if not settings.auth_enabled:
+        return UNRESTRICTED
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:  # a route the middleware let through unchecked: fail closed
+        raise UnauthorizedError("missing API key")
+    return principal
+
+
+def get_limiter(request: Request, principal: Annotated[Principal, Depends(get_principal)]) -> CallerSlots:
+    """The in-flight limits (in all and per API key) for this caller."""
     limiter: InflightLimiter = request.app.state.limiter
-    return limiter
+    return CallerSlots(limiter, principal.key_id)
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -37,7 +51,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 TritonDep = Annotated[TritonGateway, Depends(get_triton)]
-LimiterDep = Annotated[InflightLimiter, Depends(get_limiter)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+LimiterDep = Annotated[CallerSlots, Depends(get_limiter)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 # Paging offset: bounded so that the database (64-bit integers) never sees a number it cannot bind.

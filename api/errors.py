@@ -7,6 +7,8 @@ status codes for errors.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -15,6 +17,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 # What SQLAlchemy raises when the database is down, unreachable, or locked past its timeout
 # (connection refused, server restart, pool exhausted, SQLite busy): the client gets 503, not 500.
 DATABASE_DOWN: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeoutError)
+
+log = logging.getLogger("api.errors")
 
 
 class ApiError(Exception):
@@ -48,6 +52,16 @@ class ValidationFailed(ApiError):
 
     status_code = 422
     kind = "validation"
+
+
+class UnauthorizedError(ApiError):
+    """No API key, or one that is malformed, unknown, wrong or revoked (auth_enabled only)."""
+
+    status_code = 401
+    kind = "unauthorized"
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
 
 
 class NotFoundError(ApiError):
@@ -101,11 +115,16 @@ def document_errors(app: Any) -> None:
     """Make the OpenAPI schema describe the error bodies the handlers below really send: FastAPI's
     default 422 (`HTTPValidationError`, a `detail` list) becomes our `ErrorResponse`, and every operation
     that takes a body documents the 400 of a body that cannot be parsed (not JSON, not UTF-8, bad form)."""
+    extend_openapi(app, _document_errors)
+
+
+def extend_openapi(app: Any, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Have `edit` change the app's OpenAPI schema once, when it is first built."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _document_errors(build())
+            edit(build())
         schema: dict[str, Any] = app.openapi_schema
         return schema
 
@@ -129,21 +148,31 @@ def _document_errors(schema: dict[str, Any]) -> None:
         components.pop(unused, None)
 
 
+def error_response(exc: ApiError) -> Any:
+    """The JSON response of an error of the taxonomy (also for middleware, outside the handlers)."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(status_code=exc.status_code, content=exc.body(), headers=exc.headers)
+
+
+def database_down_response(exc: Exception) -> Any:
+    log.warning("database unavailable: %s", exc)
+    return error_response(UnavailableError("the database is unavailable; retry shortly", headers={"Retry-After": "5"}))
+
+
 def install_error_handlers(app: Any) -> None:
     """Map the taxonomy (and FastAPI's own validation errors) to status and JSON body, once."""
-    import logging
-
     from fastapi import Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    log = logging.getLogger("api.errors")
     document_errors(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content=exc.body(), headers=exc.headers)
+        response: JSONResponse = error_response(exc)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -157,9 +186,8 @@ def install_error_handlers(app: Any) -> None:
         return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
 
     async def _database_down(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", exc)
-        error = UnavailableError("the database is unavailable; retry shortly", headers={"Retry-After": "5"})
-        return JSONResponse(status_code=error.status_code, content=error.body(), headers=error.headers)
+        response: JSONResponse = database_down_response(exc)
+        return response
 
     for database_error in DATABASE_DOWN:
         app.add_exception_handler(database_error, _database_down)

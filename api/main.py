@@ -11,7 +11,8 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import metrics
+from api import auth, metrics
+from api.body_limit import RequestBodyLimitMiddleware
 from api.errors import install_error_handlers
 from api.inference.client import TritonGateway
 from api.jobs.worker import JobWorker, drain_on_signals
@@ -51,13 +52,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Qwen3-TTS API", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
-    app.state.limiter = InflightLimiter(settings.max_inflight_requests)
+    # Innermost middleware: every body is capped, a declared oversize one refused before it is read.
+    app.add_middleware(RequestBodyLimitMiddleware, settings=settings)
+    app.state.limiter = InflightLimiter(settings.max_inflight_requests, per_key=settings.max_inflight_requests_per_key)
+    # Middleware runs outermost last-added first: metrics, then CORS (a preflight needs no key), then keys.
+    if settings.auth_enabled:
+        app.add_middleware(auth.AuthMiddleware, settings=settings)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["*"],
+            allow_headers=["*"],
         )
     app.add_middleware(metrics.MetricsMiddleware)
     install_error_handlers(app)
+    if settings.auth_enabled:
+        auth.document(app)
     app.include_router(metrics.router)  # /metrics, unprefixed: where Prometheus scrapes
     app.include_router(info.router, prefix=API_PREFIX)
     app.include_router(tts.router, prefix=API_PREFIX)

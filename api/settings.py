@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +35,21 @@ class Settings(BaseSettings):
     max_inflight_requests: int = Field(default=64, ge=1)
     """Synchronous TTS requests in flight at once (all routes together); beyond it 429."""
 
+    max_inflight_requests_per_key: int = Field(default=16, ge=1)
+    """Synchronous TTS requests in flight at once for one API key (with auth_enabled); beyond it 429.
+    Counted per API process (per replica and uvicorn worker), like max_inflight_requests."""
+
+    auth_enabled: bool = False
+    """Require an API key (`Authorization: Bearer <key>` or `X-API-Key: <key>`) on every route but
+    /api/v1/health, /api/v1/health/live, /metrics and the OpenAPI documentation; each cloned voice and
+    job then belongs to the key that created it. Keys: `python -m api.keys create|list|revoke`. Off
+    by default for local use; the Helm chart turns it on."""
+
+    admin_api_key: SecretStr | None = None
+    """A bootstrap admin key taken from the environment (e.g. a Kubernetes Secret), accepted besides
+    the keys in the database when auth_enabled: it sees every voice and job. At least 32 characters
+    (`openssl rand -hex 32`). Unset: only database keys."""
+
     max_text_chars: int = Field(default=5000, ge=1)
     """Longest accepted `text`, in characters (the contract's limit is about 4096 tokens)."""
 
@@ -47,6 +62,24 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     """Largest reference audio accepted, uploaded or fetched (the contract says 10 MB)."""
 
+    max_request_bytes: int = Field(default=0, ge=0)
+    """Largest request body, in bytes: a larger declared Content-Length is a 413 before anything is
+    read, a chunked body a 413 the moment it passes the limit (api/body_limit.py). 0: derived from
+    max_upload_bytes, room for the largest reference base64-encoded in JSON plus 1 MiB of fields."""
+
+    ref_audio_min_seconds: float = Field(default=1.0, ge=0.5)
+    """Shortest reference audio accepted for cloning (422 below it). The contract recommends 3 to
+    10 s; under about a second the speaker embedding is unreliable. At least the engine's 0.5 s."""
+
+    ref_audio_max_seconds: float = Field(default=30.0, gt=0, le=60)
+    """Longest reference audio accepted (413 past it; decoding stops there). The reference's speech
+    codes are part of every generation's prompt, so a long one makes each generation slower, and
+    past 10-20 s it adds nothing to the likeness. At most the engine's 60 s."""
+
+    ref_audio_min_sample_rate: int = Field(default=8000, ge=1000)
+    """Lowest sample rate of a reference accepted (422 below it): 8 kHz is telephone speech; less
+    loses the voice. Any rate up to 192 kHz is resampled to the model's 24 kHz, stereo downmixed."""
+
     fetch_timeout_seconds: float = Field(default=15.0, gt=0)
     """Connect and read timeout when fetching `ref_audio_url`."""
 
@@ -58,7 +91,12 @@ class Settings(BaseSettings):
     resolves to. Empty by default: nothing internal is fetched."""
 
     cors_origins: list[str] = []
-    """Origins allowed by CORS (JSON list). Empty: no CORS headers."""
+    """Origins allowed by CORS (JSON list). Empty: no CORS headers. Browsers send API keys as a header
+    the page sets, so credentials (cookies) are not needed for that."""
+
+    cors_allow_credentials: bool = False
+    """Let CORS requests carry credentials (cookies, HTTP auth). Refused at start-up together with a
+    wildcard origin ("*"): any site could then act with a visitor's credentials."""
 
     data_dir: Path = Path("var")
     """Folder for local state (created at start-up): the default SQLite database lives here."""
@@ -132,10 +170,33 @@ class Settings(BaseSettings):
     job_max_pending: int = Field(default=10000, ge=1)
     """Pending jobs accepted in the queue (all replicas together); beyond it POST /jobs answers 429."""
 
+    job_max_pending_per_key: int = Field(default=1000, ge=1)
+    """Pending jobs of one API key (with auth_enabled; all replicas together, counted in the database);
+    beyond it POST /jobs answers 429 for that key."""
+
+    @model_validator(mode="after")
+    def _reference_bounds(self) -> Settings:
+        if self.ref_audio_min_seconds > self.ref_audio_max_seconds:
+            raise ValueError("ref_audio_min_seconds must not exceed ref_audio_max_seconds")
+        return self
+
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'qwen_tts.db'}"
+        return self
+
+    @field_validator("admin_api_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _safe_access(self) -> Settings:
+        if self.cors_allow_credentials and "*" in self.cors_origins:
+            raise ValueError("cors_allow_credentials cannot be used with a wildcard origin '*': list the origins")
+        if self.admin_api_key is not None and len(self.admin_api_key.get_secret_value()) < 32:
+            raise ValueError("admin_api_key must be at least 32 characters (e.g. `openssl rand -hex 32`)")
         return self
 
 

@@ -36,6 +36,7 @@ STATE_COLUMNS = (
     Job.worker_id,
     Job.idempotency_key,
     Job.request_sha256,
+    Job.owner,
 )
 
 
@@ -50,10 +51,15 @@ def by_idempotency_key(session: Session, key: str) -> Job | None:
         return session.exec(_state_query().where(col(Job.idempotency_key) == key)).first()
 
 
-def get_state(session: Session, job_id: str) -> Job | None:
+def _owned(query: Any, owner: str | None) -> Any:
+    """Only the jobs of this API key id (None: every job)."""
+    return query if owner is None else query.where(col(Job.owner) == owner)
+
+
+def get_state(session: Session, job_id: str, *, owner: str | None = None) -> Job | None:
     """The job without its payloads (cheap: the SSE stream polls this)."""
     with session.begin():
-        return session.exec(_state_query().where(col(Job.id) == job_id)).first()
+        return session.exec(_owned(_state_query().where(col(Job.id) == job_id), owner)).first()
 
 
 def get_full(session: Session, job_id: str) -> Job | None:
@@ -69,8 +75,8 @@ def position(session: Session, seq: int) -> int:
         return int(session.exec(query).one())
 
 
-def count(session: Session, status: str | None = None) -> int:
-    query = select(func.count()).select_from(Job)
+def count(session: Session, status: str | None = None, *, owner: str | None = None) -> int:
+    query = _owned(select(func.count()).select_from(Job), owner)
     if status is not None:
         query = query.where(col(Job.status) == status)
     with session.begin():
@@ -84,15 +90,17 @@ def counts_by_status(session: Session) -> dict[str, int]:
         return {str(status): int(n) for status, n in session.exec(query).all()}
 
 
-def list_jobs(session: Session, *, status: str | None, limit: int, offset: int) -> tuple[list[Job], int]:
+def list_jobs(
+    session: Session, *, status: str | None, limit: int, offset: int, owner: str | None = None
+) -> tuple[list[Job], int]:
     """A page of jobs, newest first (by queue order, so pages never overlap), and the total."""
-    query = _state_query()
+    query = _owned(_state_query(), owner)
     if status is not None:
         query = query.where(col(Job.status) == status)
     query = query.order_by(col(Job.seq).desc()).offset(offset).limit(limit)
     with session.begin():
         jobs = list(session.exec(query).all())
-    return jobs, count(session, status)
+    return jobs, count(session, status, owner=owner)
 
 
 def holds(session: Session, job_id: str, worker_id: str) -> bool:

@@ -22,6 +22,7 @@ from api.schemas.jobs import JobType, VoiceCloneFileRequest
 from api.schemas.tts import CustomVoiceRequest, TTSResponse, VoiceCloneURLRequest, VoiceDesignRequest
 from api.schemas.voices import ClonedVoiceTTSRequest
 from api.services import cloned_voice_tts, job_requests, reference, synthesis
+from api.services.api_keys import UNRESTRICTED
 from api.settings import Settings
 from api.store.database import Database
 from api.store.job_table import Job
@@ -100,8 +101,11 @@ async def _from_file(body: VoiceCloneFileRequest, triton: TritonGateway, setting
 async def _stored_voice(
     body: ClonedVoiceTTSRequest, triton: TritonGateway, settings: Settings, database: Database
 ) -> TTSResponse:
+    # The submitting key's access to the voice was checked when the job was accepted.
     with session_scope(database) as session:
-        return await cloned_voice_tts.generate(session=session, triton=triton, settings=settings, body=body)
+        return await cloned_voice_tts.generate(
+            session=session, triton=triton, settings=settings, principal=UNRESTRICTED, body=body
+        )
 
 
 async def _dispatch(body: BaseModel, triton: TritonGateway, settings: Settings, database: Database) -> TTSResponse:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from api.deps import OffsetQuery, SessionDep, SettingsDep
+from api.deps import OffsetQuery, PrincipalDep, SessionDep, SettingsDep
 from api.jobs import events
 from api.routes.tts import ERRORS
 from api.schemas.jobs import JobCreate, JobCreated, JobList, JobMessage, JobResult, JobStatusResponse
@@ -37,9 +37,12 @@ async def create_job(
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
+    principal: PrincipalDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> JobCreated:
-    job, created = await jobs.submit(session=session, settings=settings, body=body, header_key=idempotency_key)
+    job, created = await jobs.submit(
+        session=session, settings=settings, principal=principal, body=body, header_key=idempotency_key
+    )
     if created and request.app.state.job_worker is not None:
         request.app.state.job_worker.wake()
     if not created:
@@ -55,21 +58,22 @@ async def create_job(
 @router.get("", response_model=JobList, responses=NOT_FOUND)
 async def list_jobs(
     session: SessionDep,
+    principal: PrincipalDep,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(JobStatus.ALL) + ")$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: OffsetQuery = 0,
 ) -> JobList:
-    return await jobs.list_jobs(session=session, status=status, limit=limit, offset=offset)
+    return await jobs.list_jobs(session=session, principal=principal, status=status, limit=limit, offset=offset)
 
 
 @router.get("/{job_id}/status", response_model=JobStatusResponse, responses=NOT_FOUND)
-async def job_status(job_id: str, session: SessionDep) -> JobStatusResponse:
-    return JobStatusResponse(job=await jobs.view_of(session, await jobs.get(session, job_id)))
+async def job_status(job_id: str, session: SessionDep, principal: PrincipalDep) -> JobStatusResponse:
+    return JobStatusResponse(job=await jobs.view_of(session, await jobs.get(session, job_id, principal)))
 
 
 @router.get("/{job_id}/result", response_model=JobResult, responses=CONFLICT)
-async def job_result(job_id: str, session: SessionDep) -> JobResult:
-    return await jobs.result(session, job_id)
+async def job_result(job_id: str, session: SessionDep, principal: PrincipalDep) -> JobResult:
+    return await jobs.result(session, job_id, principal)
 
 
 @router.get("/{job_id}/stream", responses={200: {"content": {"text/event-stream": {}}}, **NOT_FOUND})
@@ -78,9 +82,10 @@ async def job_stream(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    principal: PrincipalDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    await jobs.get(session, job_id)  # 404 as JSON before the stream starts
+    await jobs.get(session, job_id, principal)  # 404 as JSON before the stream starts
     body = events.stream(
         request.app.state.database,
         job_id,
@@ -94,12 +99,12 @@ async def job_stream(
 
 
 @router.post("/{job_id}/cancel", response_model=JobMessage, responses=CONFLICT)
-async def cancel_job(job_id: str, session: SessionDep) -> JobMessage:
-    await jobs.cancel(session, job_id)
+async def cancel_job(job_id: str, session: SessionDep, principal: PrincipalDep) -> JobMessage:
+    await jobs.cancel(session, job_id, principal)
     return JobMessage(message=f"Job {job_id} cancelado exitosamente")
 
 
 @router.delete("/{job_id}", response_model=JobMessage, responses=NOT_FOUND)
-async def delete_job(job_id: str, session: SessionDep) -> JobMessage:
-    await jobs.delete(session, job_id)
+async def delete_job(job_id: str, session: SessionDep, principal: PrincipalDep) -> JobMessage:
+    await jobs.delete(session, job_id, principal)
     return JobMessage(message=f"Job {job_id} eliminado exitosamente")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import ValidationError
 
-from api.deps import LimiterDep, OffsetQuery, SessionDep, SettingsDep, TritonDep
+from api.deps import LimiterDep, OffsetQuery, PrincipalDep, SessionDep, SettingsDep, TritonDep
 from api.errors import ValidationFailed
 from api.routes.tts import ERRORS
 from api.schemas.tts import ErrorResponse, TTSResponse
@@ -59,12 +59,23 @@ def _created(voice: Any, verb: str) -> VoiceSaved:
 
 @router.post("", response_model=VoiceSaved, responses=CREATE_ERRORS)
 async def create_voice(
-    body: VoiceCreate, session: SessionDep, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep
+    body: VoiceCreate,
+    session: SessionDep,
+    triton: TritonDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    principal: PrincipalDep,
 ) -> VoiceSaved:
     async with limiter.slot():  # creating computes a clone prompt on Triton
         audio, field = await voices.reference_bytes(body, settings=settings)
         voice = await voices.create_voice(
-            session=session, triton=triton, settings=settings, body=body, audio=audio, audio_field=field
+            session=session,
+            triton=triton,
+            settings=settings,
+            principal=principal,
+            body=body,
+            audio=audio,
+            audio_field=field,
         )
     return _created(voice, "creada")
 
@@ -75,6 +86,7 @@ async def create_voice_from_upload(
     triton: TritonDep,
     settings: SettingsDep,
     limiter: LimiterDep,
+    principal: PrincipalDep,
     ref_audio: Annotated[UploadFile, File(description="Reference audio (WAV, MP3, OGG, FLAC)")],
     name: Annotated[str, Form()],
     ref_text: Annotated[str, Form()],
@@ -105,7 +117,13 @@ async def create_voice_from_upload(
     async with limiter.slot():
         audio = await read_upload(ref_audio, max_bytes=settings.max_upload_bytes)
         voice = await voices.create_voice(
-            session=session, triton=triton, settings=settings, body=body, audio=audio, audio_field="ref_audio"
+            session=session,
+            triton=triton,
+            settings=settings,
+            principal=principal,
+            body=body,
+            audio=audio,
+            audio_field="ref_audio",
         )
     return _created(voice, "creada")
 
@@ -113,40 +131,51 @@ async def create_voice_from_upload(
 @router.get("", response_model=VoiceList, responses=STORE_ERRORS)
 async def list_voices(
     session: SessionDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: OffsetQuery = 0,
     language: Annotated[str | None, Query(description="Only voices of this language")] = None,
 ) -> VoiceList:
-    found, total = await voices.list_voices(session=session, language=language, limit=limit, offset=offset)
+    found, total = await voices.list_voices(
+        session=session, principal=principal, language=language, limit=limit, offset=offset
+    )
     return VoiceList(voices=found, total=total)
 
 
 # Declared before /{voice_id}: "stats" is a path, not a voice id.
 @router.get("/stats", response_model=VoiceStatsResponse, responses=STORE_ERRORS)
-async def voice_stats(session: SessionDep) -> VoiceStatsResponse:
-    return await voices.voice_stats(session=session)
+async def voice_stats(session: SessionDep, principal: PrincipalDep) -> VoiceStatsResponse:
+    return await voices.voice_stats(session=session, principal=principal)
 
 
 @router.get("/{voice_id}", response_model=VoiceDetail, responses=STORE_ERRORS)
-async def get_voice(voice_id: str, session: SessionDep) -> VoiceDetail:
-    return VoiceDetail(voice=voices.public(await voices.get_voice(session=session, voice_id=voice_id)))
+async def get_voice(voice_id: str, session: SessionDep, principal: PrincipalDep) -> VoiceDetail:
+    voice = await voices.get_voice(session=session, principal=principal, voice_id=voice_id)
+    return VoiceDetail(voice=voices.public(voice))
 
 
 @router.put("/{voice_id}", response_model=VoiceSaved, responses=STORE_ERRORS)
-async def update_voice(voice_id: str, body: VoiceUpdate, session: SessionDep) -> VoiceSaved:
-    voice = await voices.update_voice(session=session, voice_id=voice_id, body=body)
+async def update_voice(voice_id: str, body: VoiceUpdate, session: SessionDep, principal: PrincipalDep) -> VoiceSaved:
+    voice = await voices.update_voice(session=session, principal=principal, voice_id=voice_id, body=body)
     return VoiceSaved(voice=voice, message=f"Voz '{voice.id}' actualizada exitosamente")
 
 
 @router.delete("/{voice_id}", response_model=VoiceDeleted, responses=STORE_ERRORS)
-async def delete_voice(voice_id: str, session: SessionDep) -> VoiceDeleted:
-    await voices.delete_voice(session=session, voice_id=voice_id)
+async def delete_voice(voice_id: str, session: SessionDep, principal: PrincipalDep) -> VoiceDeleted:
+    await voices.delete_voice(session=session, principal=principal, voice_id=voice_id)
     return VoiceDeleted(message=f"Voz '{voice_id}' eliminada exitosamente")
 
 
 @tts_router.post("/cloned-voice/generate", response_model=TTSResponse, responses={**ERRORS, **NOT_FOUND})
 async def generate_with_cloned_voice(
-    body: ClonedVoiceTTSRequest, session: SessionDep, triton: TritonDep, settings: SettingsDep, limiter: LimiterDep
+    body: ClonedVoiceTTSRequest,
+    session: SessionDep,
+    triton: TritonDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    principal: PrincipalDep,
 ) -> TTSResponse:
     async with limiter.slot():
-        return await cloned_voice_tts.generate(session=session, triton=triton, settings=settings, body=body)
+        return await cloned_voice_tts.generate(
+            session=session, triton=triton, settings=settings, principal=principal, body=body
+        )

@@ -17,6 +17,7 @@ from api.inference.tensors import SynthesisCall, prompt_call
 from api.schemas.tts import TTSResponse
 from api.schemas.voices import ClonedVoiceTTSRequest
 from api.services import clone_prompts
+from api.services.api_keys import Principal
 from api.services.synthesis import check_text, resolve_size, synthesize
 from api.services.voices import GENERATION_FIELDS, get_voice
 from api.settings import Settings
@@ -33,11 +34,12 @@ def sampling(body: ClonedVoiceTTSRequest, voice: Voice) -> dict[str, Any]:
 
 
 async def generate(
-    *, session: Session, triton: TritonGateway, settings: Settings, body: ClonedVoiceTTSRequest
+    *, session: Session, triton: TritonGateway, settings: Settings, principal: Principal, body: ClonedVoiceTTSRequest
 ) -> TTSResponse:
+    """Another key's voice is not found (404), as with every use of a voice id."""
     check_text(body.text, settings)  # before any database or Triton work
     size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
-    voice = await get_voice(session=session, voice_id=body.voice_id)
+    voice = await get_voice(session=session, principal=principal, voice_id=body.voice_id)
     prompt = await clone_prompts.prompt_for(session=session, triton=triton, settings=settings, voice=voice, size=size)
     call = SynthesisCall(
         text=body.text,

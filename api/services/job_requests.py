@@ -17,6 +17,7 @@ from api.errors import ApiError, ValidationFailed
 from api.schemas.jobs import REQUEST_MODELS, JobType, VoiceCloneFileRequest, VoiceCloneURLRequest
 from api.schemas.voices import ClonedVoiceTTSRequest
 from api.services import reference
+from api.services.api_keys import Principal
 from api.services.synthesis import check_text, resolve_size
 from api.services.voices import get_voice
 from api.settings import Settings
@@ -66,8 +67,11 @@ def _prefixed(exc: ApiError) -> ApiError:
     return exc
 
 
-async def validate(job_type: JobType, data: dict[str, Any], *, settings: Settings, session: Session) -> BaseModel:
-    """The validated request, after every check its synchronous endpoint makes before inference."""
+async def validate(
+    job_type: JobType, data: dict[str, Any], *, settings: Settings, session: Session, principal: Principal
+) -> BaseModel:
+    """The validated request, after every check its synchronous endpoint makes before inference (a
+    stored voice must be one the caller may use)."""
     body = parse(job_type, data)
     try:
         resolve_size(getattr(body, "model_size", None), VARIANTS[job_type], settings)
@@ -77,7 +81,8 @@ async def validate(job_type: JobType, data: dict[str, Any], *, settings: Setting
         elif isinstance(body, VoiceCloneFileRequest):
             reference_audio(body.ref_audio_base64, max_bytes=settings.max_upload_bytes)
         elif isinstance(body, ClonedVoiceTTSRequest):
-            await get_voice(session=session, voice_id=body.voice_id)  # 404 now rather than a failed job later
+            # 404 now rather than a failed job later
+            await get_voice(session=session, principal=principal, voice_id=body.voice_id)
     except ApiError as exc:
         raise _prefixed(exc) from None
     return body

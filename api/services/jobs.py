@@ -1,10 +1,15 @@
-"""The job use cases behind /jobs: submit (validated, idempotent), look up, list, result, cancel,
-delete. The queue itself is api/jobs/queue.py; running jobs is the worker's (api/jobs/worker.py)."""
+"""The job use cases behind /jobs: submit (validated, idempotent, bounded), look up, list, result,
+cancel, delete. The queue itself is api/jobs/queue.py; running jobs is the worker's (api/jobs/worker.py).
+
+A job belongs to the API key that submitted it (`principal.key_id`); a caller that does not see all
+(any key but an admin key) finds only its own jobs: another key's job is "not found". Idempotency
+keys are per API key: the same key sent by two API keys makes two jobs."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from functools import partial
 from typing import Any
 
 import anyio
@@ -14,6 +19,7 @@ from api.errors import ConflictError, NotFoundError, OverloadedError, Validation
 from api.jobs import lookups, queue
 from api.schemas.jobs import JobCreate, JobList, JobProgress, JobResult, JobView
 from api.services import job_requests
+from api.services.api_keys import Principal
 from api.settings import Settings
 from api.store.job_table import Job, JobStatus
 
@@ -50,10 +56,26 @@ async def view_of(session: Session, job: Job) -> JobView:
     return view(job, place)
 
 
-def _idempotency_key(body: JobCreate, header: str | None) -> str | None:
+def _idempotency_key(body: JobCreate, header: str | None, principal: Principal) -> str | None:
+    """The key as stored: the client's, prefixed by the caller's API key id (scoped to that key)."""
     if header and body.idempotency_key and header != body.idempotency_key:
         raise ValidationFailed("idempotency_key: differs from the Idempotency-Key header", field="idempotency_key")
-    return header or body.idempotency_key
+    key = header or body.idempotency_key
+    return key if key is None or principal.key_id is None else f"{principal.key_id}:{key}"
+
+
+async def _check_room(session: Session, settings: Settings, principal: Principal) -> None:
+    """429 when the queue holds job_max_pending pending jobs, or this key job_max_pending_per_key."""
+    pending = await anyio.to_thread.run_sync(lookups.count, session, JobStatus.PENDING)
+    if pending >= settings.job_max_pending:
+        raise OverloadedError(f"the job queue is full ({pending} pending); retry later", headers={"Retry-After": "10"})
+    if principal.key_id is None:
+        return
+    count = partial(lookups.count, session, JobStatus.PENDING, owner=principal.key_id)
+    mine = await anyio.to_thread.run_sync(count)
+    if mine >= settings.job_max_pending_per_key:
+        message = f"this API key has {mine} pending jobs, its limit; retry when some have started"
+        raise OverloadedError(message, headers={"Retry-After": "10"})
 
 
 def _same_request(job: Job, digest: str) -> Job:
@@ -62,18 +84,20 @@ def _same_request(job: Job, digest: str) -> Job:
     return job
 
 
-async def submit(*, session: Session, settings: Settings, body: JobCreate, header_key: str | None) -> tuple[Job, bool]:
+async def submit(
+    *, session: Session, settings: Settings, principal: Principal, body: JobCreate, header_key: str | None
+) -> tuple[Job, bool]:
     """The new pending job (True), or the job a previous submission with this key created (False)."""
-    key = _idempotency_key(body, header_key)
-    request = await job_requests.validate(body.job_type, body.request_data, settings=settings, session=session)
+    key = _idempotency_key(body, header_key, principal)
+    request = await job_requests.validate(
+        body.job_type, body.request_data, settings=settings, session=session, principal=principal
+    )
     digest = job_requests.fingerprint(body.job_type, request)
     if key is not None:
         existing = await anyio.to_thread.run_sync(lookups.by_idempotency_key, session, key)
         if existing is not None:
             return _same_request(existing, digest), False
-    pending = await anyio.to_thread.run_sync(lookups.count, session, JobStatus.PENDING)
-    if pending >= settings.job_max_pending:
-        raise OverloadedError(f"the job queue is full ({pending} pending); retry later", headers={"Retry-After": "10"})
+    await _check_room(session, settings, principal)
     now = time.time()
     job = Job(
         id=str(uuid.uuid4()),
@@ -85,27 +109,28 @@ async def submit(*, session: Session, settings: Settings, body: JobCreate, heade
         progress=queued_progress(now),
         created_at=now,
         updated_at=now,
+        owner=principal.key_id,
     )
     job, created = await anyio.to_thread.run_sync(queue.submit, session, job)
     return (job if created else _same_request(job, digest)), created
 
 
-async def get(session: Session, job_id: str) -> Job:
-    job = await anyio.to_thread.run_sync(lookups.get_state, session, job_id)
+async def get(session: Session, job_id: str, principal: Principal) -> Job:
+    job = await anyio.to_thread.run_sync(partial(lookups.get_state, session, job_id, owner=principal.scope))
     if job is None:
         raise NotFoundError(f"job {job_id!r} not found", field="job_id")
     return job
 
 
-async def list_jobs(*, session: Session, status: str | None, limit: int, offset: int) -> JobList:
+async def list_jobs(*, session: Session, principal: Principal, status: str | None, limit: int, offset: int) -> JobList:
     jobs, total = await anyio.to_thread.run_sync(
-        lambda: lookups.list_jobs(session, status=status, limit=limit, offset=offset)
+        lambda: lookups.list_jobs(session, status=status, limit=limit, offset=offset, owner=principal.scope)
     )
     return JobList(jobs=[await view_of(session, job) for job in jobs], total=total)
 
 
-async def result(session: Session, job_id: str) -> JobResult:
-    job = await get(session, job_id)
+async def result(session: Session, job_id: str, principal: Principal) -> JobResult:
+    job = await get(session, job_id, principal)
     if job.status in (JobStatus.PENDING, JobStatus.PROCESSING):
         raise ConflictError(f"job {job_id} is {job.status}: no result yet; follow its stream or status", field="job_id")
     if job.status == JobStatus.CANCELLED:
@@ -118,7 +143,8 @@ async def result(session: Session, job_id: str) -> JobResult:
     return JobResult(success=True, job_id=job.id, status=job.status, result=full.result)
 
 
-async def cancel(session: Session, job_id: str) -> None:
+async def cancel(session: Session, job_id: str, principal: Principal) -> None:
+    await get(session, job_id, principal)  # another key's job is not found (owners never change)
     cancelled, job = await anyio.to_thread.run_sync(queue.cancel, session, job_id)
     if job is None:
         raise NotFoundError(f"job {job_id!r} not found", field="job_id")
@@ -126,6 +152,7 @@ async def cancel(session: Session, job_id: str) -> None:
         raise ConflictError(f"job {job_id} already finished ({job.status}); nothing to cancel", field="job_id")
 
 
-async def delete(session: Session, job_id: str) -> None:
+async def delete(session: Session, job_id: str, principal: Principal) -> None:
+    await get(session, job_id, principal)  # another key's job is not found (owners never change)
     if not await anyio.to_thread.run_sync(queue.delete_job, session, job_id):
         raise NotFoundError(f"job {job_id!r} not found", field="job_id")

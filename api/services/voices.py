@@ -1,5 +1,8 @@
 """Cloned voices: create (reference audio -> clone prompt on Triton -> store), list, read, update,
 delete, usage statistics. Generation with a stored voice is `cloned_voice_tts.py`.
+
+A voice belongs to the API key that created it (`principal.key_id`); a caller that does not see all
+(any key but an admin key) finds only its own voices: another key's voice is "not found".
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from api.schemas.voices import (
     slugify,
 )
 from api.services import clone_prompts, reference
+from api.services.api_keys import Principal
 from api.services.synthesis import resolve_size
 from api.settings import Settings
 from api.store import voices as store
@@ -87,10 +91,11 @@ async def _decode(data: bytes, *, field: str) -> DecodedAudio:
         raise type(exc)(f"{field}: {exc.message}", field=field) from exc
 
 
-def _new_row(body: VoiceBase) -> Voice:
+def _new_row(body: VoiceBase, owner: str | None) -> Voice:
     now = utc_now()
     return Voice(
         id=new_voice_id(body.name),
+        owner=owner,
         name=body.name,
         description=body.description,
         ref_text=body.ref_text,
@@ -104,7 +109,14 @@ def _new_row(body: VoiceBase) -> Voice:
 
 
 async def create_voice(
-    *, session: Session, triton: TritonGateway, settings: Settings, body: VoiceBase, audio: bytes, audio_field: str
+    *,
+    session: Session,
+    triton: TritonGateway,
+    settings: Settings,
+    principal: Principal,
+    body: VoiceBase,
+    audio: bytes,
+    audio_field: str,
 ) -> VoicePublic:
     """Decode the reference, have the Base model compute the clone prompt, store all three."""
     decoded = await _decode(audio, field=audio_field)
@@ -119,52 +131,54 @@ async def create_voice(
         x_vector_only=body.x_vector_only,
     )
     for _ in range(_ID_ATTEMPTS):
-        voice = _new_row(body)
+        voice = _new_row(body, principal.key_id)
         row = clone_prompts.to_row(prompt, voice_id=voice.id, model=model, weights=weights)
         if await anyio.to_thread.run_sync(partial(store.insert_voice, session, voice=voice, audio=audio, prompt=row)):
             return public(voice)
     raise ConflictError("could not allocate a unique voice id; retry")
 
 
-async def get_voice(*, session: Session, voice_id: str) -> Voice:
-    voice = await anyio.to_thread.run_sync(store.get_voice, session, voice_id)
+async def get_voice(*, session: Session, principal: Principal, voice_id: str) -> Voice:
+    voice = await anyio.to_thread.run_sync(partial(store.get_voice, session, voice_id, owner=principal.scope))
     if voice is None:
         raise NotFoundError(f"voice {voice_id!r} not found; see GET /api/v1/cloned-voices", field="voice_id")
     return voice
 
 
 async def list_voices(
-    *, session: Session, language: str | None, limit: int, offset: int
+    *, session: Session, principal: Principal, language: str | None, limit: int, offset: int
 ) -> tuple[list[VoicePublic], int]:
     if language is not None:  # the same check, and the same spelling, as at creation
         try:
             language = check_language(language)
         except ValueError as exc:
             raise ValidationFailed(f"language: {exc}", field="language") from exc
-    run = partial(store.list_voices, session, language=language, limit=limit, offset=offset)
+    run = partial(store.list_voices, session, language=language, limit=limit, offset=offset, owner=principal.scope)
     voices, total = await anyio.to_thread.run_sync(run)
     return [public(voice) for voice in voices], total
 
 
-async def update_voice(*, session: Session, voice_id: str, body: VoiceUpdate) -> VoicePublic:
+async def update_voice(*, session: Session, principal: Principal, voice_id: str, body: VoiceUpdate) -> VoicePublic:
     changes = body.model_dump(exclude_unset=True, exclude={"generation_params"})
     # Name and language cannot be cleared; description can (null).
     changes = {k: v for k, v in changes.items() if v is not None or k == "description"}
     if body.generation_params is not None:
         changes.update(body.generation_params.model_dump(exclude_unset=True))
-    voice = await anyio.to_thread.run_sync(store.update_voice, session, voice_id, changes)
+    update = partial(store.update_voice, session, voice_id, changes, owner=principal.scope)
+    voice = await anyio.to_thread.run_sync(update)
     if voice is None:
         raise NotFoundError(f"voice {voice_id!r} not found", field="voice_id")
     return public(voice)
 
 
-async def delete_voice(*, session: Session, voice_id: str) -> None:
-    if not await anyio.to_thread.run_sync(store.delete_voice, session, voice_id):
+async def delete_voice(*, session: Session, principal: Principal, voice_id: str) -> None:
+    if not await anyio.to_thread.run_sync(partial(store.delete_voice, session, voice_id, owner=principal.scope)):
         raise NotFoundError(f"voice {voice_id!r} not found", field="voice_id")
 
 
-async def voice_stats(*, session: Session) -> VoiceStatsResponse:
-    stats = await anyio.to_thread.run_sync(store.voice_stats, session)
+async def voice_stats(*, session: Session, principal: Principal) -> VoiceStatsResponse:
+    """The caller's own voices' statistics (every voice's for an admin key or with auth off)."""
+    stats = await anyio.to_thread.run_sync(partial(store.voice_stats, session, owner=principal.scope))
     top = stats.most_used
     return VoiceStatsResponse(
         total_voices=stats.total_voices,

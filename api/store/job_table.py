@@ -1,7 +1,7 @@
 """The `jobs` table: the durable FIFO queue of asynchronous jobs (see api/jobs/queue.py).
 
-Its schema is owned by the Alembic migrations `0002_jobs` and `0003_job_retry_after`: a change here
-needs a new migration.
+Its schema is owned by the Alembic migrations `0002_jobs`, `0003_job_retry_after` and
+`0004_api_keys`: a change here needs a new migration.
 
 - `seq` is the queue order: a database sequence (BIGSERIAL on PostgreSQL, the rowid on SQLite),
   never a timestamp, so two submissions in the same microsecond, or from replicas with skewed
@@ -13,6 +13,9 @@ needs a new migration.
 - `not_before`: a job given back for a retry (Triton unavailable) is pending again but not claimed
   before this time (epoch seconds); None: claimable at once.
 - `version` grows on every change of the row a client can see: SSE event ids are built from it.
+- `owner`: the id of the API key that submitted the job (NULL with auth off, or the bootstrap admin
+  key). `idempotency_key` is stored prefixed by it (`qk_3f9a0c1b:<key>`), so two keys never share
+  one: another key's retry is a new job, never a view of someone else's.
 - Times are epoch seconds (floats), as the contract shows them.
 """
 
@@ -23,8 +26,12 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Float, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
+from api.store.key_table import KEY_ID_LENGTH
+
 # BIGSERIAL on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid).
 SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+# A client's key (at most 255 characters) prefixed by its owner's key id and ":".
+IDEMPOTENCY_KEY_LENGTH = 255 + KEY_ID_LENGTH + 1
 
 
 class JobStatus:
@@ -43,6 +50,7 @@ class Job(SQLModel, table=True):
         Index("ix_jobs_status_seq", "status", "seq"),  # claim order, queue position, filtered lists
         Index("ix_jobs_status_lease", "status", "lease_expires_at"),  # expired leases
         Index("ix_jobs_status_finished", "status", "finished_at"),  # purge
+        Index("ix_jobs_owner_status_seq", "owner", "status", "seq"),  # one key's lists and pending count
     )
 
     seq: int | None = Field(default=None, sa_column=Column(SEQ_TYPE, primary_key=True, autoincrement=True))
@@ -50,7 +58,9 @@ class Job(SQLModel, table=True):
     job_type: str = Field(sa_column=Column(String(32), nullable=False))
     status: str = Field(sa_column=Column(String(16), nullable=False))
     request_data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    idempotency_key: str | None = Field(default=None, sa_column=Column(String(255), nullable=True, unique=True))
+    idempotency_key: str | None = Field(
+        default=None, sa_column=Column(String(IDEMPOTENCY_KEY_LENGTH), nullable=True, unique=True)
+    )
     request_sha256: str = Field(sa_column=Column(String(64), nullable=False))
     progress: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
@@ -65,3 +75,4 @@ class Job(SQLModel, table=True):
     started_at: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     finished_at: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     not_before: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    owner: str | None = Field(default=None, sa_column=Column(String(KEY_ID_LENGTH), nullable=True))

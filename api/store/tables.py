@@ -8,6 +8,8 @@
   Base model with one set of weights, as `.npy` bytes. Generation reads only this.
 
 Children reference `voices.id` with ON DELETE CASCADE: deleting a voice leaves nothing behind.
+`voices.owner` is the id of the API key that created the voice (migration `0004_api_keys`); NULL
+when auth was off or the bootstrap admin key created it (then only admin keys see it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import Column, DateTime, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from api.store.key_table import KEY_ID_LENGTH
 
 
 def utc_now() -> datetime:
@@ -45,6 +49,7 @@ class Voice(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     last_used: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     use_count: int = 0
+    owner: str | None = Field(default=None, sa_column=Column(String(KEY_ID_LENGTH), nullable=True, index=True))
 
 
 class VoiceAudio(SQLModel, table=True):

@@ -2,6 +2,9 @@
 returns detached rows, so no connection (or SQLite lock) is held while a request waits for Triton.
 
 Blocking calls: async code runs them through `anyio.to_thread.run_sync`.
+
+`owner`, where taken: only the voices of this API key id are found (None: every voice). A voice of
+another owner is exactly as absent as a missing one.
 """
 
 from __future__ import annotations
@@ -39,15 +42,22 @@ def insert_voice(session: Session, *, voice: Voice, audio: bytes, prompt: VoiceP
     return True
 
 
-def get_voice(session: Session, voice_id: str) -> Voice | None:
+def _owned(query: Any, owner: str | None) -> Any:
+    return query if owner is None else query.where(col(Voice.owner) == owner)
+
+
+def get_voice(session: Session, voice_id: str, *, owner: str | None = None) -> Voice | None:
     with session.begin():
-        return session.get(Voice, voice_id)
+        voice = session.get(Voice, voice_id)
+    return voice if voice is not None and owner in (None, voice.owner) else None
 
 
-def list_voices(session: Session, *, language: str | None, limit: int, offset: int) -> tuple[list[Voice], int]:
+def list_voices(
+    session: Session, *, language: str | None, limit: int, offset: int, owner: str | None = None
+) -> tuple[list[Voice], int]:
     """A page of voices, newest first (id breaks ties so pages never overlap), and the total."""
-    query = select(Voice)
-    count = select(func.count()).select_from(Voice)
+    query = _owned(select(Voice), owner)
+    count = _owned(select(func.count()).select_from(Voice), owner)
     if language is not None:
         query = query.where(col(Voice.language) == language)
         count = count.where(col(Voice.language) == language)
@@ -56,20 +66,20 @@ def list_voices(session: Session, *, language: str | None, limit: int, offset: i
         return list(session.exec(query).all()), int(session.exec(count).one())
 
 
-def update_voice(session: Session, voice_id: str, changes: dict[str, Any]) -> Voice | None:
+def update_voice(session: Session, voice_id: str, changes: dict[str, Any], *, owner: str | None = None) -> Voice | None:
     with session.begin():
         voice = session.get(Voice, voice_id)
-        if voice is None:
+        if voice is None or owner not in (None, voice.owner):
             return None
         for name, value in changes.items():
             setattr(voice, name, value)
     return voice
 
 
-def delete_voice(session: Session, voice_id: str) -> bool:
+def delete_voice(session: Session, voice_id: str, *, owner: str | None = None) -> bool:
     """Its audio and prompts go with it (ON DELETE CASCADE)."""
     with session.begin():
-        return bool(session.exec(delete(Voice).where(col(Voice.id) == voice_id)).rowcount)
+        return bool(session.exec(_owned(delete(Voice).where(col(Voice.id) == voice_id), owner)).rowcount)
 
 
 def record_use(session: Session, voice_id: str) -> bool:
@@ -87,11 +97,12 @@ def count_voices(session: Session) -> int:
         return int(session.exec(select(func.count()).select_from(Voice)).one())
 
 
-def voice_stats(session: Session) -> VoiceStats:
-    totals = select(func.count(), func.coalesce(func.sum(Voice.use_count), 0)).select_from(Voice)
-    top = select(Voice).where(col(Voice.use_count) > 0)
+def voice_stats(session: Session, *, owner: str | None = None) -> VoiceStats:
+    totals = _owned(select(func.count(), func.coalesce(func.sum(Voice.use_count), 0)).select_from(Voice), owner)
+    top = _owned(select(Voice).where(col(Voice.use_count) > 0), owner)
     top = top.order_by(col(Voice.use_count).desc(), col(Voice.created_at), col(Voice.id)).limit(1)
-    by_language = select(Voice.language, func.count()).group_by(Voice.language).order_by(Voice.language)
+    by_language = _owned(select(Voice.language, func.count()), owner)
+    by_language = by_language.group_by(Voice.language).order_by(Voice.language)
     with session.begin():
         total_voices, total_generations = session.exec(totals).one()
         most_used = session.exec(top).first()

@@ -11,6 +11,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import api.store.job_table  # (registers the jobs table)
+import api.store.key_table  # (registers the api_keys table)
 import api.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 connection = context.config.attributes.get("connection")

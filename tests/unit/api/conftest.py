@@ -1,15 +1,20 @@
-"""Fixtures of the API unit tests: a fake Triton gateway and an app on a temporary SQLite file."""
+"""Fixtures of the API unit tests: a fake Triton gateway and an app on a temporary SQLite file, with
+and without API keys required."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.services import status
+from api.services import api_keys, status
 from api.settings import Settings
 from tests.unit.api.fakes import FakeTriton
 
@@ -27,3 +32,43 @@ def app_client(tmp_path: Path, fake_triton: FakeTriton) -> Iterator[TestClient]:
     with TestClient(app) as client:
         app.state.triton = fake_triton
         yield client
+
+
+ADMIN_ENV_KEY = "bootstrap-admin-key-" + "0" * 24  # QWEN_TTS_ADMIN_API_KEY in these tests
+
+
+@dataclass
+class KeyedApp:
+    """An app with auth_enabled and three keys in its database: "a", "b" and "admin" (an admin key)."""
+
+    app: FastAPI
+    client: TestClient
+    keys: dict[str, str]
+    ids: dict[str, str]
+
+    def auth(self, who: str) -> dict[str, str]:
+        """Headers of a request made with one of the keys ("env": the bootstrap admin key)."""
+        return {"Authorization": f"Bearer {ADMIN_ENV_KEY if who == 'env' else self.keys[who]}"}
+
+
+def make_keyed_app(tmp_path: Path, fake: FakeTriton, **settings: Any) -> Iterator[KeyedApp]:
+    options = {"job_poll_interval_seconds": 0.05, **settings}
+    app = create_app(
+        Settings(data_dir=tmp_path, database_url="", auth_enabled=True, admin_api_key=ADMIN_ENV_KEY, **options)
+    )
+    with TestClient(app) as client:
+        app.state.triton = fake
+        if app.state.job_worker is not None:
+            app.state.job_worker.triton = fake
+        keys, ids = {}, {}
+        with contextmanager(app.state.database.sessions)() as session:
+            for name in ("a", "b", "admin"):
+                row, keys[name] = api_keys.create_key(session, name=name, is_admin=name == "admin")
+                ids[name] = row.id
+        yield KeyedApp(app, client, keys, ids)
+
+
+@pytest.fixture
+def keyed(tmp_path: Path, fake_triton: FakeTriton) -> Iterator[KeyedApp]:
+    """Keys required; no job worker in this process, so jobs stay pending."""
+    yield from make_keyed_app(tmp_path, fake_triton, job_workers_enabled=False)

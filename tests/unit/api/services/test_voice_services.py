@@ -14,6 +14,7 @@ from api.errors import PayloadTooLargeError, ValidationFailed
 from api.inference.tensors import ClonePrompt
 from api.schemas.voices import ClonedVoiceTTSRequest, VoiceBase, slugify
 from api.services import clone_prompts, status, voices
+from api.services.api_keys import UNRESTRICTED
 from api.services.cloned_voice_tts import sampling
 from api.services.reference import base64_bytes
 from api.services.voices import new_voice_id
@@ -74,11 +75,12 @@ def test_concurrent_first_uses_build_one_prompt(tmp_path: Path):
             session=next(database.sessions()),
             triton=triton,
             settings=settings,
+            principal=UNRESTRICTED,
             body=body,
             audio=wav_bytes(),
             audio_field="ref_audio",
         )  # type: ignore[arg-type]
-        voice = await voices.get_voice(session=next(database.sessions()), voice_id=created.id)
+        voice = await voices.get_voice(session=next(database.sessions()), principal=UNRESTRICTED, voice_id=created.id)
         first_uses = (
             clone_prompts.prompt_for(
                 session=next(database.sessions()), triton=triton, settings=settings, voice=voice, size="0.6B"
