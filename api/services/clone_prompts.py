@@ -113,7 +113,7 @@ async def _build(
             "audio is no longer stored to build one: create the voice again",
             field="voice_id",
         )
-    audio = await reference.decode(data, field="ref_audio")
+    audio = await reference.decode_stored(data, field="ref_audio")
     prompt = await compute(
         triton=triton,
         settings=settings,

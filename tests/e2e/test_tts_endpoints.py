@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -197,6 +199,51 @@ def test_clone_errors(client: httpx.Client, audio_server: str):
         "/tts/clone/upload", data={"text": "Hi"}, files={"ref_audio": ("v.wav", reference_wav(), "audio/wav")}
     )
     assert no_text.status_code == 422 and "ref_text" in no_text.json()["error"]
+
+
+def test_reference_limits_and_conversion(client: httpx.Client):
+    """A 44.1 kHz stereo and a 48 kHz reference are cloned from (downmixed, resampled by the engine);
+    too short, telephone-band-less and silent references are a 422 naming the limit, before Triton."""
+    form = {"text": "Mi voz clonada", "ref_text": "Hola, esta es mi voz", "max_new_tokens": "12"}
+    t = np.arange(int(3.0 * 44_100)) / 44_100
+    left = 0.3 * np.sin(2 * np.pi * 180 * t)
+    stereo = io.BytesIO()
+    sf.write(stereo, np.stack([left, 0.5 * left], axis=1).astype(np.float32), 44_100, format="WAV")
+    for name, data in (("stereo-44k.wav", stereo.getvalue()), ("mono-48k.wav", reference_wav(3.0, 48_000))):
+        response = client.post("/tts/clone/upload", data=form, files={"ref_audio": (name, data, "audio/wav")})
+        assert response.status_code == 200, (name, response.text)
+        check_audio(response.json(), "wav")
+    silent = io.BytesIO()
+    sf.write(silent, np.zeros(48_000, np.float32), 16_000, format="WAV")
+    bad = [(reference_wav(0.5), "at least 1 s is needed"), (reference_wav(3.0, 4_000), "at least 8000 Hz"),
+           (silent.getvalue(), "silent")]  # fmt: skip
+    for data, needle in bad:
+        response = client.post("/tts/clone/upload", data=form, files={"ref_audio": ("r.wav", data, "audio/wav")})
+        assert response.status_code == 422, (needle, response.text)
+        assert response.json()["field"] == "ref_audio" and needle in response.json()["error"], response.json()
+
+
+@pytest.mark.parametrize("path", ["/tts/clone/upload", "/cloned-voices", "/jobs"])
+def test_a_declared_gigabyte_body_is_refused_unread(client: httpx.Client, path: str):
+    """The server answers 413 to the headers alone: the client never sends the gigabyte, and the
+    server never waits for it (without the cap it would sit reading, and this would time out)."""
+    url = httpx.URL(str(client.base_url))
+    with socket.create_connection((url.host, url.port), timeout=10) as conn:
+        head = (
+            f"POST {url.path.rstrip('/')}{path} HTTP/1.1\r\nHost: {url.host}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n{"
+        )
+        conn.sendall(head.encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = conn.recv(65536)  # a 10 s timeout: a server waiting for the body fails the test
+            if not chunk:
+                break
+            reply += chunk
+    status_line, _, rest = reply.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 413"), reply[:300]
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["error_type"] == "payload_too_large" and "bytes allowed" in body["error"], body
 
 
 def test_concurrent_requests_are_batched(client: httpx.Client, triton):
