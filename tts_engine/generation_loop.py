@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -58,12 +60,17 @@ class Submission:
     """Polled between steps: True drops the row (the client cancelled or went away)."""
 
 
-class LoopRunner:
-    """What runs submissions: the continuous step engine, or the grouped fallback."""
+class LoopRunner(ABC):
+    """What runs submissions: the continuous step engine, or the grouped fallback. Only the loop
+    thread calls it. `admit` and `step` answer each submission's sink themselves, errors included."""
 
+    @abstractmethod
     def admit(self, submissions: list[Submission]) -> None: ...
+    @abstractmethod
     def step(self) -> None: ...
+    @abstractmethod
     def busy(self) -> bool: ...
+    @abstractmethod
     def capacity(self) -> int: ...
 
 
@@ -111,7 +118,7 @@ class GenerationLoop:
             room = self._runner.capacity()
             if pending and room > 0:
                 admitted, pending = pending[:room], pending[room:]
-                self._guard(lambda: self._runner.admit(admitted), admitted)
+                self._guard(partial(self._runner.admit, admitted), admitted)
             if self._runner.busy():
                 self._guard(self._runner.step, [])
             elif self._stopping and not pending:

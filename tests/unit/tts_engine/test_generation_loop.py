@@ -1,0 +1,80 @@
+"""The loop thread: admission up to capacity, stepping, one final response per request, survival."""
+
+import threading
+import time
+
+import numpy as np
+
+from tts_engine.generation_loop import GenerationLoop, LoopRunner, Outcome, Sink, Submission
+from tts_engine.requests import SynthesisRequest
+
+
+class CountdownRunner(LoopRunner):
+    """Each row needs `len(text)` steps; a text 'boom' makes admission fail for that row."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows: list[list] = []
+        self.max_rows = rows
+        self.peak = 0
+
+    def capacity(self) -> int:
+        return self.max_rows - len(self.rows)
+
+    def busy(self) -> bool:
+        return bool(self.rows)
+
+    def admit(self, submissions: list[Submission]) -> None:
+        for s in submissions:
+            if s.request.text == "boom":
+                raise RuntimeError("admission failed")
+            self.rows.append([s, len(s.request.text)])
+        self.peak = max(self.peak, len(self.rows))
+
+    def step(self) -> None:
+        time.sleep(0.001)
+        for row in self.rows:
+            row[1] -= 1
+            row[0].sink.chunk(np.ones(2, np.float32))
+        for row in [r for r in self.rows if r[1] <= 0]:
+            row[0].sink.finish(np.zeros(1, np.float32))
+            self.rows.remove(row)
+
+
+def test_every_request_gets_exactly_one_final_and_capacity_is_respected() -> None:
+    runner = CountdownRunner(rows=3)
+    loop = GenerationLoop(runner)
+    finals: dict[int, list[Outcome]] = {}
+    chunks: dict[int, int] = {}
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def emit(i: int, outcome: Outcome, final: bool) -> None:
+        with lock:
+            if final:
+                finals.setdefault(i, []).append(outcome)
+                if len(finals) == 10:
+                    done.set()
+            else:
+                chunks[i] = chunks.get(i, 0) + 1
+
+    for i in range(10):
+        text = "boom" if i == 4 else "x" * (i + 1)
+        loop.submit(
+            Submission(
+                SynthesisRequest(text=text, language="auto"), Sink(lambda o, f, i=i: emit(i, o, f), stream=i == 2)
+            )
+        )
+    assert done.wait(10)
+    loop.close()
+    assert all(len(v) == 1 for v in finals.values())
+    assert isinstance(finals[4][0], RuntimeError)
+    assert runner.peak <= 3
+    assert chunks == {2: 3}  # only the streaming request gets chunks, one per step
+
+
+def test_submissions_after_close_are_refused() -> None:
+    loop = GenerationLoop(CountdownRunner(rows=1))
+    loop.close()
+    got: list[Outcome] = []
+    loop.submit(Submission(SynthesisRequest(text="x", language="auto"), Sink(lambda o, f: got.append(o))))
+    assert isinstance(got[0], RuntimeError)

@@ -1,0 +1,235 @@
+"""The continuous-batching step engine against the package's own `generate_*`, on the REAL tiny
+checkpoints (random weights, CPU, fp32): same inputs and seed, same audio, bit for bit; a row's
+audio does not depend on who shares its batch or when it joined."""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from tts_engine.clone_prompt import ClonePrompt
+from tts_engine.config import Variant
+from tts_engine.engine import Engine
+from tts_engine.generation_loop import Outcome, Sink, Submission
+from tts_engine.reference_audio import MODEL_SAMPLE_RATE, prepare_reference
+from tts_engine.requests import SamplingParams, SynthesisRequest
+from tts_engine.step_runner import StepRunner
+
+ROOT = Path(__file__).resolve().parents[3]
+TINY = ROOT / ".cache" / "tiny-checkpoints"
+TEXTS = ["Hello world, this is a test.", "Short.", "A much longer sentence that keeps going for a while."]
+
+
+def load(name: str) -> Any:
+    if not (TINY / name).is_dir():
+        pytest.fail(f"tiny checkpoint missing in {TINY / name}: run scripts/install.sh")
+    from qwen_tts import Qwen3TTSModel
+
+    return Qwen3TTSModel.from_pretrained(str(TINY / name), device_map="cpu", dtype=torch.float32)
+
+
+@pytest.fixture(scope="module")
+def custom() -> Engine:
+    return Engine.for_model(load("Qwen3-TTS-12Hz-0.6B-CustomVoice"), Variant.CUSTOM_VOICE)
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.chunks: dict[int, list[np.ndarray]] = {}
+        self.final: dict[int, Outcome] = {}
+
+    def sink(self, index: int, *, stream: bool = False) -> Sink:
+        def emit(outcome: Outcome, final: bool) -> None:
+            if final:
+                assert index not in self.final, "a second final response"
+                self.final[index] = outcome
+            else:
+                assert isinstance(outcome, np.ndarray)
+                self.chunks.setdefault(index, []).append(outcome)
+
+        return Sink(emit, stream=stream)
+
+
+def run(engine: Engine, requests: list[SynthesisRequest], *, rows: int = 8, stream: bool = False) -> list[Outcome]:
+    runner = StepRunner(engine, max_rows=rows, chunk_frames=4)
+    got = Collector()
+    runner.admit([Submission(r, got.sink(i, stream=stream)) for i, r in enumerate(requests)])
+    while runner.busy():
+        runner.step()
+    return [got.final[i] for i in range(len(requests))]
+
+
+def custom_request(text: str, **sampling: Any) -> SynthesisRequest:
+    return SynthesisRequest(text=text, language="English", speaker="ryan", sampling=SamplingParams(**sampling))
+
+
+def package_custom(engine: Engine, text: str, seed: int, **kwargs: Any) -> np.ndarray:
+    torch.manual_seed(seed)
+    wavs, _ = engine.model.generate_custom_voice(text=[text], speaker=["ryan"], language=["english"], **kwargs)
+    return np.asarray(wavs[0], dtype=np.float32)
+
+
+SETTINGS = [
+    ({"max_new_tokens": 16}, {}),
+    ({"max_new_tokens": 16, "temperature": 0.0}, {"do_sample": False}),
+    (
+        {"max_new_tokens": 20, "temperature": 0.7, "top_k": 10, "top_p": 0.8, "repetition_penalty": 1.3},
+        {"temperature": 0.7, "top_k": 10, "top_p": 0.8, "repetition_penalty": 1.3},
+    ),
+]
+
+
+@pytest.mark.parametrize(("ours", "theirs"), SETTINGS, ids=["defaults", "greedy", "custom"])
+@pytest.mark.parametrize("text", TEXTS)
+def test_a_row_alone_equals_the_package(
+    custom: Engine, text: str, ours: dict[str, Any], theirs: dict[str, Any]
+) -> None:
+    (audio,) = run(custom, [custom_request(text, seed=7, **ours)])
+    expected = package_custom(custom, text, 7, max_new_tokens=ours["max_new_tokens"], **theirs)
+    assert isinstance(audio, np.ndarray)
+    np.testing.assert_array_equal(audio, expected)
+
+
+def test_a_row_does_not_depend_on_its_neighbours_or_when_it_joined(custom: Engine) -> None:
+    target = custom_request(TEXTS[0], seed=11, max_new_tokens=30)
+    (alone,) = run(custom, [target])
+    neighbours = [
+        custom_request(TEXTS[2], seed=3, max_new_tokens=45, temperature=1.2),
+        target,
+        custom_request(TEXTS[1], seed=5, max_new_tokens=4, temperature=0.0),
+    ]
+    together = run(custom, neighbours)
+    np.testing.assert_array_equal(together[1], alone)
+
+    # joins a batch that has already decoded 6 steps
+    runner = StepRunner(custom, max_rows=4, chunk_frames=4)
+    got = Collector()
+    runner.admit([Submission(neighbours[0], got.sink(0))])
+    for _ in range(6):
+        runner.step()
+    runner.admit([Submission(target, got.sink(1))])
+    while runner.busy():
+        runner.step()
+    np.testing.assert_array_equal(got.final[1], alone)
+
+
+def test_rows_leave_at_their_own_limit_and_free_their_place(custom: Engine) -> None:
+    runner = StepRunner(custom, max_rows=2, chunk_frames=4)
+    got = Collector()
+    runner.admit(
+        [
+            Submission(custom_request(TEXTS[0], seed=1, max_new_tokens=40), got.sink(0)),
+            Submission(custom_request(TEXTS[1], seed=2, max_new_tokens=3), got.sink(1)),
+        ]
+    )
+    assert runner.capacity() == 0
+    steps = 0
+    while 1 not in got.final:
+        runner.step()
+        steps += 1
+    assert steps == 2  # max_new_tokens 3: two frames, then it leaves
+    assert 0 not in got.final and runner.capacity() == 1
+    samples_per_frame = np.asarray(got.final[1]).size // 2
+    runner.admit([Submission(custom_request(TEXTS[2], seed=3, max_new_tokens=5), got.sink(2))])
+    while runner.busy():
+        runner.step()
+    assert np.asarray(got.final[0]).size <= 39 * samples_per_frame
+
+
+def test_streamed_chunks_add_up_to_the_whole_audio(custom: Engine) -> None:
+    request = custom_request(TEXTS[0], seed=5, max_new_tokens=18)
+    (whole,) = run(custom, [request])
+    runner = StepRunner(custom, max_rows=2, chunk_frames=4)
+    got = Collector()
+    runner.admit([Submission(request, got.sink(0, stream=True))])
+    while runner.busy():
+        runner.step()
+    chunks = got.chunks[0]
+    assert len(chunks) >= 3
+    assert {c.size for c in chunks} == {chunks[0].size}  # 4 frames each
+    streamed = np.concatenate([*chunks, np.asarray(got.final[0])])
+    assert streamed.size == np.asarray(whole).size
+    # decoded with 72 frames of left context: the same audio as one whole decode, up to rounding
+    np.testing.assert_allclose(streamed, whole, atol=1e-4)
+
+
+def test_a_cancelled_row_is_dropped_with_an_error(custom: Engine) -> None:
+    runner = StepRunner(custom, max_rows=2, chunk_frames=4)
+    got = Collector()
+    cancelled = {"now": False}
+    runner.admit(
+        [
+            Submission(custom_request(TEXTS[0], seed=1, max_new_tokens=200), got.sink(0), lambda: cancelled["now"]),
+            Submission(custom_request(TEXTS[1], seed=2, max_new_tokens=20), got.sink(1)),
+        ]
+    )
+    runner.step()
+    cancelled["now"] = True
+    for _ in range(8):
+        runner.step()
+    assert isinstance(got.final[0], RuntimeError) and "cancelled" in str(got.final[0])
+    while runner.busy():
+        runner.step()
+    assert isinstance(got.final[1], np.ndarray)
+
+
+def test_voice_design_equals_the_package() -> None:
+    engine = Engine.for_model(load("Qwen3-TTS-12Hz-1.7B-VoiceDesign"), Variant.VOICE_DESIGN)
+    instruct = "A calm, low voice."
+    request = SynthesisRequest(
+        text=TEXTS[0], language="English", instruct=instruct, sampling=SamplingParams(max_new_tokens=14, seed=9)
+    )
+    (audio,) = run(engine, [request])
+    torch.manual_seed(9)
+    wavs, _ = engine.model.generate_voice_design(
+        text=[TEXTS[0]], instruct=[instruct], language=["english"], max_new_tokens=14
+    )
+    np.testing.assert_array_equal(audio, np.asarray(wavs[0], dtype=np.float32))
+
+
+@pytest.mark.parametrize("x_vector_only", [False, True], ids=["icl", "x-vector"])
+def test_voice_clone_equals_the_package(x_vector_only: bool) -> None:
+    engine = Engine.for_model(load("Qwen3-TTS-12Hz-0.6B-Base"), Variant.VOICE_CLONE)
+    rng = np.random.default_rng(0)
+    reference = (0.1 * np.sin(np.linspace(0, 900, 3 * 16_000)) + 0.01 * rng.standard_normal(3 * 16_000)).astype(
+        np.float32
+    )
+    ref_text = None if x_vector_only else "The reference transcript."
+    request = SynthesisRequest(
+        text=TEXTS[0],
+        language="English",
+        ref_audio=reference,
+        ref_sample_rate=16_000,
+        ref_text=ref_text,
+        x_vector_only=x_vector_only,
+        sampling=SamplingParams(max_new_tokens=12, seed=4),
+    )
+    (audio,) = run(engine, [request])
+    pair = run(engine, [request, request], rows=4)
+    items = engine.model.create_voice_clone_prompt(
+        ref_audio=[(prepare_reference(reference, 16_000), MODEL_SAMPLE_RATE)],
+        ref_text=[ref_text],
+        x_vector_only_mode=[x_vector_only],
+    )
+    torch.manual_seed(4)
+    wavs, _ = engine.model.generate_voice_clone(
+        text=[TEXTS[0]], language=["english"], voice_clone_prompt=items, max_new_tokens=12
+    )
+    np.testing.assert_array_equal(audio, np.asarray(wavs[0], dtype=np.float32))
+    # two rows finishing together share one codec call: the same codes, batched arithmetic
+    for twin in pair:
+        np.testing.assert_allclose(twin, audio, atol=1e-4)
+
+    prompt_only = SynthesisRequest(
+        text="",
+        language="English",
+        ref_audio=reference,
+        ref_sample_rate=16_000,
+        ref_text=ref_text,
+        x_vector_only=x_vector_only,
+        prompt_only=True,
+    )
+    (prompt,) = run(engine, [prompt_only])
+    assert isinstance(prompt, ClonePrompt)

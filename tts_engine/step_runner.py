@@ -1,0 +1,210 @@
+"""The continuous-batching runner: rows join and leave the running batch at every decoding step.
+
+Each step: the code predictor fills in every row's frame, the talker advances every row by one
+token, and each row samples its next codebook-0 token with its own settings and random stream.
+A row that samples EOS or reaches its own max_new_tokens leaves at once (its audio is decoded and
+sent); requests waiting in the loop's inbox take the free rows before the next step. Streaming
+rows get an audio chunk every `chunk_frames` frames, decoded with left context.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from tts_engine.clone_batching import build_prompt_items, prepare, synthesize_clone
+from tts_engine.clone_prompt import to_prompt_item
+from tts_engine.codec_stream import decode_chunks, decode_final
+from tts_engine.config import Variant
+from tts_engine.engine import Engine
+from tts_engine.errors import RequestError
+from tts_engine.generation_loop import LoopRunner, Submission
+from tts_engine.prefix import Prefix, build_prefix
+from tts_engine.requests import SynthesisRequest
+from tts_engine.step_model import TalkerOps
+from tts_engine.step_sampling import RowSampling, sample
+
+log = logging.getLogger(__name__)
+
+CANCEL_CHECK_STEPS = 8
+"""Steps between cancellation checks (each is a call into Triton's stub)."""
+
+
+@dataclass
+class Row:
+    submission: Submission
+    prefix: Prefix
+    talker: RowSampling
+    predictor: RowSampling
+    max_new_tokens: int
+    generator: torch.Generator
+    seen: torch.Tensor
+    past_hidden: torch.Tensor
+    pending: int
+    sampled: int = 1
+    frames: list[torch.Tensor] = field(default_factory=list)
+    streamed: int = 0
+    """Frames already sent as chunks."""
+
+
+def row_settings(merged: dict[str, Any]) -> tuple[RowSampling, RowSampling, int]:
+    """Talker and code-predictor sampling, and max_new_tokens, from the package's merged kwargs."""
+    talker = RowSampling(
+        do_sample=bool(merged["do_sample"]),
+        temperature=float(merged["temperature"]),
+        top_k=int(merged["top_k"]),
+        top_p=float(merged["top_p"]),
+        repetition_penalty=float(merged["repetition_penalty"]),
+    )
+    predictor = RowSampling(
+        do_sample=bool(merged["subtalker_dosample"]),
+        temperature=float(merged["subtalker_temperature"]),
+        top_k=int(merged["subtalker_top_k"]),
+        top_p=float(merged["subtalker_top_p"]),
+    )
+    return talker, predictor, int(merged["max_new_tokens"])
+
+
+class StepRunner(LoopRunner):
+    def __init__(self, engine: Engine, *, max_rows: int, chunk_frames: int) -> None:
+        self._engine = engine
+        self._tts: Any = engine.model
+        self._ops = TalkerOps(self._tts)
+        self._max_rows = max_rows
+        self._chunk_frames = chunk_frames
+        self._cache = self._ops.new_cache(max_rows)
+        self._rows: list[Row] = []
+        self._steps = 0
+
+    def capacity(self) -> int:
+        return self._max_rows - len(self._rows)
+
+    def busy(self) -> bool:
+        return bool(self._rows)
+
+    # --- admission -------------------------------------------------------------------------
+    def admit(self, submissions: list[Submission]) -> None:
+        for submission in submissions:
+            if submission.request.prompt_only:  # builds a clone prompt: no decoding loop
+                submission.sink.finish(synthesize_clone(self._tts, [submission.request])[0])
+                continue
+            try:
+                row = self._start(submission)
+            except Exception as exc:
+                log.warning("request could not start: %s", exc)
+                submission.sink.finish(
+                    exc if _is_client_error(exc) else RuntimeError(f"generation failed: {type(exc).__name__}")
+                )
+                continue
+            self._rows.append(row)
+
+    @torch.no_grad()
+    def _start(self, submission: Submission) -> Row:
+        request = submission.request
+        prefix = build_prefix(self._tts, self._engine.variant, request, self._prompt_item(request))
+        merged = self._tts._merge_generate_kwargs(**request.sampling.generate_kwargs())
+        talker, predictor, max_new = row_settings(merged)
+        seed = request.sampling.seed if request.sampling.seed is not None else random.getrandbits(63)
+        generator = torch.Generator(device=self._ops.device).manual_seed(seed)
+        cache, hidden, logits = self._ops.prefill(prefix.embeds)
+        seen = torch.zeros(self._ops.vocab, dtype=torch.bool, device=self._ops.device)
+        scores = self._ops.process(logits, seen.unsqueeze(0), [talker], [0])
+        first = int(sample(scores, [talker], [generator])[0])
+        seen[first] = True
+        self._cache.add(cache)
+        return Row(submission, prefix, talker, predictor, max_new, generator, seen, hidden, first)
+
+    def _prompt_item(self, request: SynthesisRequest) -> Any:
+        if self._engine.variant is not Variant.VOICE_CLONE:
+            return None
+        if request.prompt is not None:
+            return to_prompt_item(request.prompt, request.ref_text)
+        prepared = prepare(request)
+        if isinstance(prepared, Exception):
+            raise prepared
+        return build_prompt_items(self._tts, [prepared])[0]
+
+    # --- one decoding step -----------------------------------------------------------------
+    def step(self) -> None:
+        try:
+            with torch.no_grad():
+                self._step()
+        except Exception as exc:
+            log.exception("decoding step failed; failing the %d rows of the batch", len(self._rows))
+            for row in self._rows:
+                row.submission.sink.finish(RuntimeError(f"generation failed: {type(exc).__name__}"))
+            self._rows = []
+            self._cache = self._ops.new_cache(self._max_rows)
+
+    def _step(self) -> None:
+        rows, ops = self._rows, self._ops
+        first = torch.tensor([row.pending for row in rows], device=ops.device)
+        generators = [row.generator for row in rows]
+        rest = ops.predict_codes(
+            torch.cat([row.past_hidden for row in rows]), first, [row.predictor for row in rows], generators
+        )
+        text = torch.stack([_text_at(row) for row in rows])
+        for index, row in enumerate(rows):
+            row.frames.append(torch.cat((first[index : index + 1], rest[index])))
+        hidden, logits = ops.decode(ops.frame_input(first, rest, text), self._cache)
+        seen = torch.stack([row.seen for row in rows])
+        scores = ops.process(logits, seen, [row.talker for row in rows], [row.sampled for row in rows])
+        tokens = sample(scores, [row.talker for row in rows], generators).tolist()
+        done: list[int] = []
+        for index, (row, token) in enumerate(zip(rows, tokens, strict=True)):
+            row.past_hidden = hidden[index : index + 1]
+            row.sampled += 1
+            row.seen[token] = True
+            row.pending = int(token)
+            if token == ops.eos or row.sampled >= row.max_new_tokens:
+                done.append(index)
+        self._steps += 1
+        if self._steps % CANCEL_CHECK_STEPS == 0:
+            done = sorted(set(done) | {i for i, row in enumerate(rows) if row.submission.cancelled()})
+        self._stream([row for i, row in enumerate(rows) if i not in done])
+        self._finish(done)
+
+    def _stream(self, rows: list[Row]) -> None:
+        ready = [
+            row for row in rows if row.submission.sink.stream and len(row.frames) - row.streamed >= self._chunk_frames
+        ]
+        if not ready:
+            return
+        chunks = decode_chunks(self._tts, [(row.prefix.ref_code, row.frames, row.streamed) for row in ready])
+        for row, chunk in zip(ready, chunks, strict=True):
+            row.streamed = len(row.frames)
+            row.submission.sink.chunk(chunk)
+
+    def _finish(self, done: list[int]) -> None:
+        if not done:
+            return
+        leaving = [self._rows[i] for i in done]
+        live = [row for row in leaving if not row.submission.cancelled()]
+        audio = decode_final(
+            self._tts,
+            [(row.prefix.ref_code, row.frames, row.streamed if row.submission.sink.stream else 0) for row in live],
+        )
+        for row, wav in zip(live, audio, strict=True):
+            row.submission.sink.finish(wav)
+        for row in leaving:
+            if row not in live:
+                row.submission.sink.finish(RuntimeError("cancelled"))
+        for index in sorted(done, reverse=True):
+            moved = self._cache.remove(index)
+            if moved is not None:
+                self._rows[index] = self._rows[moved]
+            self._rows.pop()
+
+
+def _text_at(row: Row) -> torch.Tensor:
+    step = len(row.frames)
+    trailing = row.prefix.trailing_text
+    return trailing[step] if step < trailing.shape[0] else row.prefix.pad
+
+
+def _is_client_error(exc: Exception) -> bool:
+    return isinstance(exc, RequestError)
