@@ -5,12 +5,14 @@ the CRD models, and the behaviour the values promise checked on the rendered obj
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from api.auth import OPEN_PATHS
 from tests.deploy.chart import (
     CHART,
     CI_VALUES,
@@ -92,6 +94,8 @@ def test_ci_values_pass_the_values_schema(path: Path) -> None:
         {"triton": {"models": ["custom_voice_9b"]}},
         {"api": {"service": {"port": 0}}},
         {"api": {"image": {"digest": "latest"}}},
+        {"api": {"auth": {"enabled": "yes"}}},
+        {"api": {"auth": {"adminKeySecret": "qwen-tts-admin-key"}}},
         {"prometheusRule": {"jobAlert": True}},
         {"unknownTopLevel": 1},
     ],
@@ -281,6 +285,28 @@ def test_api_with_postgres_secret_autoscaling_and_ingress() -> None:
     ingress = rendered.get("Ingress")
     assert ingress["spec"]["tls"][0]["secretName"] == "tts-example-tls"
     assert container["image"].endswith("@sha256:" + "0" * 64)
+
+
+def api_container(values: dict[str, Any] | None = None) -> dict[str, Any]:
+    return containers(render(values).get("Deployment", "-api"))["api"]
+
+
+def test_api_keys_are_required_by_default_and_the_admin_key_comes_from_a_secret() -> None:
+    variables = env(api_container())
+    assert variables["QWEN_TTS_AUTH_ENABLED"] == "true"
+    assert "QWEN_TTS_ADMIN_API_KEY" not in variables  # no bootstrap key unless a Secret is named
+    postgres = env(api_container(load_values(CHART / "ci" / "postgres-values.yaml")))
+    assert postgres["QWEN_TTS_AUTH_ENABLED"] == "true"
+    assert postgres["QWEN_TTS_ADMIN_API_KEY"] == {
+        "secretKeyRef": {"name": "qwen-tts-admin-key", "key": "admin-api-key"}
+    }
+    assert env(api_container({"api": {"auth": {"enabled": False}}}))["QWEN_TTS_AUTH_ENABLED"] == "false"
+    # The probes and the helm test hook use only the routes open without a key.
+    api = api_container()
+    assert {api["readinessProbe"]["httpGet"]["path"], api["livenessProbe"]["httpGet"]["path"]} <= OPEN_PATHS
+    hook = render().get("Pod", "-test-connection")["spec"]["containers"][0]["args"][0]
+    hook_paths = set(re.findall(r":\d+(/api/[^ ]*)", hook))
+    assert hook_paths and hook_paths <= OPEN_PATHS, hook_paths
 
 
 def test_several_api_replicas_without_a_database_fail() -> None:
