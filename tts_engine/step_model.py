@@ -44,6 +44,10 @@ class TalkerOps:
         self.head_dim = int(
             getattr(model_config, "head_dim", model_config.hidden_size // model_config.num_attention_heads)
         )
+        # No padding in the code predictor: no mask to build (SDPA applies causality itself), as
+        # HF's own mask helper concludes for unpadded input; skipping it saves time every group.
+        sliding = getattr(self.predictor.model, "has_sliding_layers", False)
+        self._predictor_masks: dict[str, None] | None = None if sliding else {"full_attention": None}
         if getattr(model_config, "sliding_window", None) and getattr(model_config, "use_sliding_window", False):
             raise ValueError("the step engine does not implement sliding-window attention in the talker")
 
@@ -86,7 +90,9 @@ class TalkerOps:
             if group:
                 step = self.predictor.model.get_input_embeddings()[group - 1](tokens[-1].unsqueeze(1))
                 inputs = self.predictor.small_to_mtp_projection(step)
-            out = self.predictor.model(inputs_embeds=inputs, past_key_values=cache, use_cache=True)
+            out = self.predictor.model(
+                inputs_embeds=inputs, attention_mask=self._predictor_masks, past_key_values=cache, use_cache=True
+            )
             logits = self.predictor.lm_head[group](out.last_hidden_state)[:, -1, :].to(torch.float32)
             tokens.append(sample(logits, rows, generators))
         return torch.stack(tokens, dim=1)

@@ -42,7 +42,9 @@ def apply_repetition_penalty(scores: torch.Tensor, seen: torch.Tensor, penalties
 
 def _warp(scores: torch.Tensor, rows: Sequence[RowSampling]) -> torch.Tensor:
     """HF's TemperatureLogitsWarper, TopKLogitsWarper and TopPLogitsWarper, each row its own values."""
-    temperatures = [r.temperature if r.temperature not in (None, 1.0) else 1.0 for r in rows]
+    if all(row == rows[0] for row in rows):
+        return _warp_uniform(scores, rows[0])
+    temperatures = [r.temperature for r in rows]
     if any(t != 1.0 for t in temperatures):
         divide = _column(temperatures, scores)
         scores = torch.where(divide != 1.0, scores / divide, scores)
@@ -55,14 +57,30 @@ def _warp(scores: torch.Tensor, rows: Sequence[RowSampling]) -> torch.Tensor:
         remove = (scores < threshold) & torch.tensor([k > 0 for k in ks], device=scores.device).unsqueeze(1)
         scores = scores.masked_fill(remove, -float("inf"))
     if any(r.top_p < 1.0 for r in rows):
-        sorted_logits, sorted_indices = torch.sort(scores, descending=False)
-        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
-        limit = _column([1 - r.top_p if r.top_p < 1.0 else -1.0 for r in rows], cumulative)
-        sorted_remove = cumulative <= limit
-        sorted_remove[..., -1:] = False
-        remove = sorted_remove.scatter(1, sorted_indices, sorted_remove)
-        scores = scores.masked_fill(remove, -float("inf"))
+        limit = _column([1 - r.top_p if r.top_p < 1.0 else -1.0 for r in rows], scores)
+        scores = _top_p(scores, limit)
     return scores
+
+
+def _warp_uniform(scores: torch.Tensor, row: RowSampling) -> torch.Tensor:
+    """Every row with the same settings (the common case): HF's scalar arithmetic as is."""
+    if row.temperature != 1.0:
+        scores = scores / row.temperature
+    if row.top_k:
+        k = min(max(row.top_k, 1), scores.shape[-1])
+        scores = scores.masked_fill(scores < torch.topk(scores, k)[0][..., -1, None], -float("inf"))
+    if row.top_p < 1.0:
+        scores = _top_p(scores, 1 - row.top_p)
+    return scores
+
+
+def _top_p(scores: torch.Tensor, limit: torch.Tensor | float) -> torch.Tensor:
+    sorted_logits, sorted_indices = torch.sort(scores, descending=False)
+    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+    sorted_remove = cumulative <= limit
+    sorted_remove[..., -1:] = False
+    remove = sorted_remove.scatter(1, sorted_indices, sorted_remove)
+    return scores.masked_fill(remove, -float("inf"))
 
 
 def sample(
