@@ -16,9 +16,17 @@ sys.path.insert(0, str(ROOT))
 
 from tts_engine.config import HUB_IDS, Variant, triton_model_name  # noqa: E402
 
-MAX_BATCH_SIZE = 16
-# Generation takes hundreds of ms at least: waiting up to 50 ms to fill a batch costs little.
-MAX_QUEUE_DELAY_US = 50_000
+# How many requests one execute() call may receive, not how many rows decode together: execute()
+# only parses and hands each request to the model's generation loop, which admits them into its
+# running batch (up to the `max_batch_rows` parameter) at the next decoding step.
+MAX_BATCH_SIZE = 32
+# The loop batches continuously: a request arriving mid-generation joins at the next step, so
+# holding it in Triton's queue to fill an execute() call gains nothing and adds latency. A few ms
+# still gathers a burst of simultaneous arrivals into one execute() call (one admission).
+MAX_QUEUE_DELAY_US = 2_000
+# Engine settings (tts_engine/config.py; QWEN_TTS_ENGINE, QWEN_TTS_MAX_BATCH_ROWS and
+# QWEN_TTS_STREAM_CHUNK_FRAMES override them at run time).
+ENGINE_PARAMS = {"engine": "continuous", "max_batch_rows": "32", "stream_chunk_frames": "8"}
 
 SAMPLING_INPUTS = [
     ("TEMPERATURE", "TYPE_FP32"),
@@ -26,7 +34,11 @@ SAMPLING_INPUTS = [
     ("TOP_P", "TYPE_FP32"),
     ("REPETITION_PENALTY", "TYPE_FP32"),
     ("MAX_NEW_TOKENS", "TYPE_INT32"),
+    # Seeds the row's own random stream: the same seed gives the same audio whatever shares the batch.
+    ("SEED", "TYPE_INT64"),
 ]
+# STREAM true: audio chunks are sent as frames are decoded, then a final response (decoupled model).
+STREAM_INPUT = ("STREAM", "TYPE_BOOL", "1", True)
 VARIANT_INPUTS: dict[Variant, list[tuple[str, str, str]]] = {
     Variant.CUSTOM_VOICE: [("SPEAKER", "TYPE_STRING", "1"), ("INSTRUCT", "TYPE_STRING", "1")],
     Variant.VOICE_DESIGN: [("INSTRUCT", "TYPE_STRING", "1")],
@@ -71,7 +83,8 @@ def tts_config(size: str, variant: Variant) -> str:
     inputs = [("TEXT", "TYPE_STRING", "1", text_optional), ("LANGUAGE", "TYPE_STRING", "1", True)]
     inputs += [(n, t, d, True) for n, t, d in VARIANT_INPUTS[variant]]
     inputs += [(n, t, "1", True) for n, t in SAMPLING_INPUTS]
-    params = {"variant": variant.value, "model_size": size, "hub_id": HUB_IDS[(size, variant)]}
+    inputs.append(STREAM_INPUT)
+    params = {"variant": variant.value, "model_size": size, "hub_id": HUB_IDS[(size, variant)], **ENGINE_PARAMS}
     param_text = "\n".join(
         f'parameters {{\n  key: "{k}"\n  value: {{ string_value: "{v}" }}\n}}' for k, v in params.items()
     )
@@ -84,6 +97,11 @@ backend: "python"
 max_batch_size: {MAX_BATCH_SIZE}
 dynamic_batching {{
   max_queue_delay_microseconds: {MAX_QUEUE_DELAY_US}
+}}
+# Decoupled: execute() returns at once; a background generation loop answers each request with
+# its audio chunks (STREAM true) and one final response. Clients call it over gRPC streaming.
+model_transaction_policy {{
+  decoupled: true
 }}
 input [
 {input_text}

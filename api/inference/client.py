@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
 import numpy as np
-from tritonclient.grpc import InferRequestedOutput
+from tritonclient.grpc import InferInput, InferRequestedOutput, InferResult
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
 from api.errors import ApiError, BackendError, UnavailableError, ValidationFailed
 from api.inference.tensors import ClonePrompt, SynthesisCall, build_inputs, read_clone_prompt
+
+# The TTS models are decoupled (a background loop answers, possibly in several responses): they are
+# called over gRPC streaming, where an error arrives as a message without a status code. The engine
+# starts the message of an error the request caused with this prefix (tts_engine/replies.py).
+INVALID_PREFIX = "[INVALID_ARG] "
 
 _UNREACHABLE = ("StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "StatusCode.CANCELLED")
 
@@ -39,6 +46,41 @@ def map_triton_error(exc: InferenceServerException, *, model: str) -> ApiError:
     if status == "StatusCode.RESOURCE_EXHAUSTED":
         return UnavailableError(f"model {model} is overloaded; retry shortly", headers={"Retry-After": "2"})
     return BackendError(f"inference failed on model {model}")
+
+
+def stream_error(exc: InferenceServerException) -> InferenceServerException:
+    """Give an error received inside a stream the status the same failure has in a unary call."""
+    if exc.status():
+        return exc
+    message = str(exc.message() or "")
+    if message.startswith(INVALID_PREFIX):
+        return InferenceServerException(msg=message[len(INVALID_PREFIX) :], status="StatusCode.INVALID_ARGUMENT")
+    lowered = message.lower()
+    if "unknown model" in lowered or "is not ready" in lowered:
+        return InferenceServerException(msg=message, status="StatusCode.NOT_FOUND")
+    if "maximum queue size" in lowered:
+        return InferenceServerException(msg=message, status="StatusCode.RESOURCE_EXHAUSTED")
+    return InferenceServerException(msg=message, status="StatusCode.INTERNAL")
+
+
+def rpc_error(exc: grpc.RpcError) -> InferenceServerException:
+    """A transport failure of the stream (Triton down, deadline passed) as tritonclient reports it."""
+    code = exc.code() if hasattr(exc, "code") else None
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    return InferenceServerException(msg=str(details), status=str(code) if code is not None else None)
+
+
+def is_final(result: InferResult) -> bool:
+    parameters = result.get_response().parameters
+    return bool(parameters["triton_final_response"].bool_param) if "triton_final_response" in parameters else True
+
+
+def joined_audio(results: list[InferResult]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """AUDIO of every response (chunks, then the final rest) end to end, and the SAMPLE_RATE."""
+    chunks = [audio.reshape(-1) for r in results if (audio := r.as_numpy("AUDIO")) is not None]
+    rates = [rate for r in results if (rate := r.as_numpy("SAMPLE_RATE")) is not None]
+    audio = np.concatenate(chunks).astype(np.float32) if chunks else None
+    return audio, rates[-1] if rates else None
 
 
 class TritonGateway:
@@ -84,17 +126,46 @@ class TritonGateway:
             except InferenceServerException as exc:
                 raise UnavailableError(f"model {model} could not be loaded: {exc.message()}") from exc
 
+    async def _stream(
+        self, model: str, inputs: list[InferInput], outputs: list[InferRequestedOutput]
+    ) -> list[InferResult]:
+        """Send one request over a gRPC stream and collect its responses up to the final one, within
+        the deadline. Leaving early (an error, the deadline, the caller cancelled) cancels the call,
+        and Triton tells the model, which drops the row."""
+        answered = asyncio.Event()
+
+        async def requests() -> AsyncIterator[dict[str, Any]]:
+            yield {"model_name": model, "inputs": inputs, "outputs": outputs}
+            await answered.wait()  # half-closing earlier could end the stream before the answer
+
+        results: list[InferResult] = []
+        responses = None
+        try:
+            responses = self._client.stream_infer(requests(), stream_timeout=self._timeout)
+            async for result, error in responses:
+                if error is not None:
+                    raise map_triton_error(stream_error(error), model=model)
+                results.append(result)
+                if is_final(result):
+                    answered.set()
+                    return results
+        except InferenceServerException as exc:
+            raise map_triton_error(stream_error(exc), model=model) from exc
+        except grpc.RpcError as exc:
+            raise map_triton_error(rpc_error(exc), model=model) from exc
+        finally:
+            if not answered.is_set():
+                answered.set()
+                if responses is not None:
+                    responses.cancel()
+        raise BackendError(f"model {model} ended its answer without a final response")
+
     async def synthesize(self, model: str, call: SynthesisCall) -> tuple[np.ndarray, int]:
         outputs = [InferRequestedOutput("AUDIO"), InferRequestedOutput("SAMPLE_RATE")]
-        try:
-            result = await self._client.infer(model, build_inputs(call), outputs=outputs, client_timeout=self._timeout)
-        except InferenceServerException as exc:
-            raise map_triton_error(exc, model=model) from exc
-        audio = result.as_numpy("AUDIO")
-        rate = result.as_numpy("SAMPLE_RATE")
+        audio, rate = joined_audio(await self._stream(model, build_inputs(call), outputs))
         if audio is None or rate is None:
             raise BackendError(f"model {model} returned no audio")
-        return audio.reshape(-1).astype(np.float32), int(rate.reshape(-1)[0])
+        return audio, int(rate.reshape(-1)[0])
 
     async def create_clone_prompt(
         self, model: str, *, ref_audio: np.ndarray, ref_sample_rate: int, ref_text: str | None, x_vector_only: bool
@@ -110,10 +181,7 @@ class TritonGateway:
             prompt_only=True,
         )
         outputs = [InferRequestedOutput("REF_CODE"), InferRequestedOutput("REF_SPK_EMBEDDING")]
-        try:
-            result = await self._client.infer(model, build_inputs(call), outputs=outputs, client_timeout=self._timeout)
-        except InferenceServerException as exc:
-            raise map_triton_error(exc, model=model) from exc
+        result = (await self._stream(model, build_inputs(call), outputs))[-1]
         try:
             return read_clone_prompt(
                 result.as_numpy("REF_CODE"), result.as_numpy("REF_SPK_EMBEDDING"), x_vector_only=x_vector_only
@@ -122,9 +190,7 @@ class TritonGateway:
             raise BackendError(f"model {model} returned an unusable clone prompt: {exc}") from exc
 
     async def engine_info(self) -> dict[str, Any]:
-        """GPU and weights facts from the `engine_info` model in the Triton container."""
-        from tritonclient.grpc import InferInput
-
+        """GPU and weights facts from the `engine_info` model in the Triton container (not decoupled)."""
         query = InferInput("QUERY", [1], "BYTES")
         query.set_data_from_numpy(np.array([b"info"], dtype=np.object_))
         try:

@@ -41,6 +41,8 @@ class SynthesisCall:
     top_p: float | None = None
     repetition_penalty: float | None = None
     max_new_tokens: int | None = None
+    seed: int | None = None
+    """Seeds the row's own random stream on the engine: the same seed, the same audio."""
     ref_code: np.ndarray | None = None
     ref_spk_embedding: np.ndarray | None = None
     prompt_only: bool | None = None
@@ -59,6 +61,7 @@ _SCALARS = {
     "TOP_P": ("top_p", np.float32, "FP32"),
     "REPETITION_PENALTY": ("repetition_penalty", np.float32, "FP32"),
     "MAX_NEW_TOKENS": ("max_new_tokens", np.int32, "INT32"),
+    "SEED": ("seed", np.int64, "INT64"),
     "REF_SAMPLE_RATE": ("ref_sample_rate", np.int32, "INT32"),
     "X_VECTOR_ONLY": ("x_vector_only", np.bool_, "BOOL"),
     "PROMPT_ONLY": ("prompt_only", np.bool_, "BOOL"),

@@ -59,17 +59,39 @@ class _Result:
     def as_numpy(self, name: str) -> np.ndarray | None:
         return self.outputs.get(name)
 
+    def get_response(self) -> Any:
+        return type("Response", (), {"parameters": {}})()  # no triton_final_response: a final answer
+
 
 class _FakeClient:
+    """Answers a gRPC stream with one response or one error, as a decoupled model's final answer."""
+
     def __init__(self, answer: _Result | Exception):
         self.answer = answer
         self.seen: dict[str, Any] = {}
 
-    async def infer(self, model: str, inputs: list, outputs: list, client_timeout: float) -> _Result:
-        self.seen = {"model": model, "inputs": {t.name() for t in inputs}, "outputs": {o.name() for o in outputs}}
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
+    def stream_infer(self, inputs_iterator: Any, stream_timeout: float) -> Any:
+        fake = self
+
+        class _Responses:
+            def __aiter__(self) -> Any:
+                return self
+
+            async def __anext__(self) -> tuple[Any, Any]:
+                if fake.seen:
+                    raise StopAsyncIteration
+                first = await inputs_iterator.__anext__()
+                inputs, outputs = first["inputs"], first["outputs"]
+                fake.seen = {"model": first["model_name"], "inputs": {t.name() for t in inputs}}
+                fake.seen["outputs"] = {o.name() for o in outputs}
+                if isinstance(fake.answer, Exception):
+                    return None, fake.answer
+                return fake.answer, None
+
+            def cancel(self) -> bool:
+                return True
+
+        return _Responses()
 
 
 def gateway(answer: _Result | Exception) -> tuple[TritonGateway, _FakeClient]:
