@@ -42,9 +42,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             connect_timeout_seconds=settings.triton_connect_timeout_seconds,
         )
         await start_jobs(app, settings)
+        stop_metrics = metrics.serve_on_port(settings.metrics_port) if settings.metrics_port else None
         try:
             yield
         finally:
+            if stop_metrics is not None:
+                stop_metrics()
             await stop_jobs(app, settings)
             await app.state.triton.close()
             app.state.database.dispose()
@@ -70,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     if settings.auth_enabled:
         auth.document(app)
-    app.include_router(metrics.router)  # /metrics, unprefixed: where Prometheus scrapes
+    if not settings.metrics_port:
+        app.include_router(metrics.router)  # /metrics, unprefixed: where Prometheus scrapes
     app.include_router(info.router, prefix=API_PREFIX)
     app.include_router(tts.router, prefix=API_PREFIX)
     app.include_router(voices.router, prefix=API_PREFIX)

@@ -40,6 +40,7 @@ metrics on `worker_metrics_port`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, MutableMapping
@@ -57,6 +58,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 from starlette.responses import Response
 
@@ -65,6 +67,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED_ROUTE = "<unmatched>"
@@ -207,6 +211,23 @@ def collecting_registry() -> CollectorRegistry:
 def metrics_response() -> Response:
     """The Prometheus text exposition of all metrics."""
     return Response(generate_latest(collecting_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+def serve_on_port(port: int) -> Callable[[], None] | None:
+    """Serve the metrics on a port of their own (`metrics_port`): the function that stops it, or None
+    when the port is taken, by another uvicorn worker of the same server that serves them already
+    (in multiprocess mode each serves every worker's values) or by something else (logged)."""
+    try:
+        server, _thread = start_http_server(port, registry=collecting_registry())
+    except OSError as exc:
+        log.warning("metrics port %d not served by this process: %s", port, exc)
+        return None
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return stop
 
 
 router = APIRouter(tags=["metrics"])

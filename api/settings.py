@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     `qwen_tts_cloned_voices` (two cheap COUNT queries). About the scrape interval; every worker
     reports the same database's numbers."""
 
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Serve the API's Prometheus metrics on this port (any path) instead of /metrics on the API's own
+    port, e.g. to keep them off a public ingress. 0: /metrics on the API port (open without an API
+    key). With several uvicorn workers one of them serves the port, with every worker's values."""
+
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     """Dedicated worker processes (`python -m api.jobs.worker`) only: serve their Prometheus metrics
     (job histograms and gauges) on this port. 0: none (the API serves its own on /metrics)."""

@@ -8,6 +8,7 @@ import re
 from contextlib import contextmanager
 from datetime import timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
@@ -198,3 +199,19 @@ def test_an_unexpected_error_shows_no_internals(tmp_path):
     assert response.json() == {"success": False, "error": "internal server error", "error_type": "internal"}
     for leak in ("hunter2", "secret", "Traceback", "RuntimeError", ".py"):
         assert leak not in response.text
+
+
+# --- Metrics on a port of their own ---------------------------------------------------------------
+
+
+def test_metrics_can_move_to_their_own_port(tmp_path):
+    port = closed_port()
+    settings = Settings(data_dir=tmp_path, auth_enabled=True, metrics_port=port)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/metrics").status_code == 404  # not on the API port any more
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        assert scraped.status_code == 200 and "qwen_tts_http_requests_total" in scraped.text
+        with TestClient(create_app(settings)) as second:  # another worker process finds the port taken
+            assert second.get(f"{V1}/health/live").status_code == 200
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)  # stopped with the app
