@@ -140,9 +140,13 @@ class JobWorker:
 
     async def _work(self, job: Job) -> dict[str, Any]:
         async def report(stage: str) -> None:
-            held = await lookups.in_session(
-                self.database, queue.set_progress, job.id, worker_id=self.worker_id, progress=progress(stage)
-            )
+            try:
+                held = await lookups.in_session(
+                    self.database, queue.set_progress, job.id, worker_id=self.worker_id, progress=progress(stage)
+                )
+            except DATABASE_DOWN as exc:  # progress only informs: the work goes on
+                log.warning("job %s: progress %r not recorded, database unavailable: %s", job.id, stage, exc)
+                return
             if not held:
                 raise JobLostError
 
@@ -152,16 +156,30 @@ class JobWorker:
         work = self._running[job.id]
         watch = asyncio.create_task(self._watch(job, work))
         try:
-            outcome = await self._record(job, work)
+            outcome = await self._record_patiently(job, work)
             if outcome is not None:
                 metrics.observe_job_end(job.job_type, outcome, time.monotonic() - claimed)
-        except DATABASE_DOWN as exc:  # the lease expires and another attempt records it
-            log.error("job %s: could not record its outcome: %s", job.id, exc)
         finally:
             watch.cancel()
             self._running.pop(job.id, None)
             self._releasing.discard(job.id)
             self._wake.set()
+
+    async def _record_patiently(self, job: Job, work: asyncio.Task[Any]) -> str | None:
+        """`_record`, retried while the database is down (until shutdown): an outcome dropped would make
+        the job run again once its lease expired. Every write is conditional on still holding the job."""
+        warned = False
+        while True:
+            try:
+                return await self._record(job, work)
+            except DATABASE_DOWN as exc:
+                if self._draining:  # the lease expires and another attempt records it
+                    log.error("job %s: could not record its outcome before shutdown: %s", job.id, exc)
+                    return None
+                if not warned:
+                    log.warning("job %s: database unavailable, recording its outcome once it is back: %s", job.id, exc)
+                    warned = True
+                await asyncio.sleep(self.settings.job_poll_interval_seconds)
 
     async def _record(self, job: Job, work: asyncio.Task[Any]) -> str | None:
         """Wait for the work and store its outcome (unless the job is no longer ours). Returns how the
@@ -178,6 +196,8 @@ class JobWorker:
             return await self._lost_outcome(job)
         except UnavailableError as exc:
             return await self._unavailable(job, exc)
+        except DATABASE_DOWN as exc:  # the work itself read the store (a cloned voice): retried, as for Triton
+            return await self._unavailable(job, UnavailableError(f"the database is unavailable ({type(exc).__name__})"))
         except ApiError as exc:
             log.info("job %s failed (%s): %s", job.id, exc.kind, exc.message)  # the client's problem: info
             failed = await lookups.in_session(

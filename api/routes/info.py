@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.catalog import LANGUAGES, SPEAKERS
 from api.deps import SettingsDep, TritonDep
-from api.errors import UnavailableError
 from api.schemas.info import HealthResponse, LanguagesResponse, ModelsResponse, SpeakersResponse
 from api.schemas.tts import ErrorResponse
 from api.services import status
@@ -20,13 +19,17 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
-async def health(triton: TritonDep, settings: SettingsDep) -> HealthResponse | JSONResponse:
-    try:
-        return await status.health(triton=triton, settings=settings)
-    except UnavailableError as exc:
-        body = HealthResponse(status="unhealthy", default_model_size=settings.default_model_size, error=exc.message)
-        return JSONResponse(status_code=503, content=body.model_dump())
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "Triton or the database unreachable or not ready"}},
+    summary="Readiness: Triton and the database can serve",
+)
+async def health(request: Request, triton: TritonDep, settings: SettingsDep) -> HealthResponse | JSONResponse:
+    found = await status.health(triton=triton, settings=settings, database=request.app.state.database)
+    if found.status != "healthy":
+        return JSONResponse(status_code=503, content=found.model_dump(), headers={"Retry-After": "5"})
+    return found
 
 
 @router.get("/health/live", summary="Liveness: the API process answers (no dependency checked)")

@@ -19,12 +19,13 @@ class WeightsInfo(BaseModel):
 
 class HealthResponse(BaseModel):
     status: str
-    """`healthy`, or `unhealthy` (with 503) when Triton is unreachable or not ready."""
+    """`healthy`, or `unhealthy` (with 503) when Triton or the database is unreachable or not ready."""
     cuda_available: bool | None = None
     models_loaded: list[str] = []
     default_model_size: str
     gpu_name: str | None = None
     triton_ready: bool = False
+    database_ready: bool = False
     random_weights: bool = False
     warning: str | None = None
     error: str | None = None

@@ -1,9 +1,13 @@
-"""What the service reports about itself: Triton readiness, loaded models, GPU, weights."""
+"""What the service reports about itself: Triton and database readiness, loaded models, GPU, weights."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Any
+
+import anyio
 
 from api import metrics
 from api.catalog import LANGUAGES, SPEAKERS, available_models
@@ -11,12 +15,16 @@ from api.errors import UnavailableError
 from api.inference.client import TritonGateway
 from api.schemas.info import HealthResponse, ModelsResponse, WeightsInfo
 from api.settings import Settings
+from api.store.database import Database
 
+log = logging.getLogger(__name__)
 RANDOM_WEIGHTS_WARNING = (
     "TINY RANDOM WEIGHTS: the loaded models are randomly initialised test checkpoints and speak noise. "
     "Set QWEN_TTS_WEIGHTS_DIR or give Triton hub access to serve the real Qwen3-TTS models."
 )
 _INFO_TTL_SECONDS = 10.0
+DATABASE_PING_SECONDS = 3.0
+"""Longest the health check waits for the database: with Triton's check beside it, within a probe's 5 s."""
 _info_cache: dict[str, Any] = {"at": 0.0, "value": None}
 
 
@@ -46,12 +54,55 @@ def _random_weights(weights: list[WeightsInfo]) -> bool:
     return any(w.weights_kind == "tiny_random" for w in weights if w.loaded)
 
 
-async def health(*, triton: TritonGateway, settings: Settings) -> HealthResponse:
-    """Raises UnavailableError (503) with the reason when Triton cannot serve."""
-    ready = await triton.is_ready()
+def _ping(database: Database) -> None:
+    database.migrate()  # a database that was down at start-up gets its schema now (once per process)
+    # A plain SELECT on a raw connection: no transaction, so never SQLite's write lock (database.py).
+    connection = database.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+    finally:
+        connection.close()
+
+
+async def database_ready(database: Database, timeout: float = DATABASE_PING_SECONDS) -> bool:
+    """Whether the store answers a query (its schema brought up to date first) within `timeout`."""
+    try:
+        with anyio.fail_after(timeout):
+            await anyio.to_thread.run_sync(_ping, database, abandon_on_cancel=True)
+    except Exception as exc:  # whatever the reason (down, refused, timed out, locked), not ready
+        log.warning("health: the database is not ready: %s", exc)
+        return False
+    return True
+
+
+def _unhealthy(settings: Settings, reason: str, *, triton_ready: bool, store_ready: bool) -> HealthResponse:
+    return HealthResponse(
+        status="unhealthy",
+        default_model_size=settings.default_model_size,
+        triton_ready=triton_ready,
+        database_ready=store_ready,
+        error=reason,
+    )
+
+
+async def health(*, triton: TritonGateway, settings: Settings, database: Database) -> HealthResponse:
+    """`healthy`, or `unhealthy` with the reason when Triton or the database cannot serve (readiness:
+    the route answers 503). Both are checked at once, so the answer comes within about 3 s."""
+    ready, store_ready = await asyncio.gather(triton.is_ready(), database_ready(database))
     metrics.observe_triton_ready(ready)
-    if not ready:
-        raise UnavailableError("the inference server (Triton) is unreachable or not ready")
+    reasons = [] if ready else ["the inference server (Triton) is unreachable or not ready"]
+    reasons += [] if store_ready else ["the database is unreachable or not ready"]
+    if reasons:
+        return _unhealthy(settings, "; ".join(reasons), triton_ready=ready, store_ready=store_ready)
+    try:
+        return await _healthy(triton, settings)
+    except UnavailableError as exc:  # Triton went away during the check
+        return _unhealthy(settings, exc.message, triton_ready=False, store_ready=store_ready)
+
+
+async def _healthy(triton: TritonGateway, settings: Settings) -> HealthResponse:
     loaded = [name for name in await triton.loaded_models() if name != "engine_info"]
     info = await _engine_info(triton)
     weights = _weights(info, loaded)
@@ -64,6 +115,7 @@ async def health(*, triton: TritonGateway, settings: Settings) -> HealthResponse
         default_model_size=settings.default_model_size,
         gpu_name=gpu.get("name"),
         triton_ready=True,
+        database_ready=True,
         random_weights=random,
         warning=RANDOM_WEIGHTS_WARNING if random else None,
     )
