@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,13 +73,33 @@ class LoopRunner(ABC):
     def busy(self) -> bool: ...
     @abstractmethod
     def capacity(self) -> int: ...
+    @abstractmethod
+    def active(self) -> int:
+        """Rows being generated now."""
+
+
+@dataclass(frozen=True)
+class LoopStats:
+    """What the loop reports after each step (exported as Triton custom metrics)."""
+
+    active_rows: int
+    waiting: int
+    """Requests received but not yet in the batch (the batch is full)."""
+    step_seconds: float
 
 
 class GenerationLoop:
     """A thread that feeds `runner` with submissions and steps it while it has work."""
 
-    def __init__(self, runner: LoopRunner, *, name: str = "generation-loop") -> None:
+    def __init__(
+        self,
+        runner: LoopRunner,
+        *,
+        name: str = "generation-loop",
+        observe: Callable[[LoopStats], None] | None = None,
+    ) -> None:
         self._runner = runner
+        self._observe = observe
         self._inbox: queue.Queue[Submission | None] = queue.Queue()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -120,9 +141,20 @@ class GenerationLoop:
                 admitted, pending = pending[:room], pending[room:]
                 self._guard(partial(self._runner.admit, admitted), admitted)
             if self._runner.busy():
+                started = time.perf_counter()
                 self._guard(self._runner.step, [])
+                self._report(len(pending), time.perf_counter() - started)
             elif self._stopping and not pending:
                 return
+
+    def _report(self, pending: int, seconds: float) -> None:
+        if self._observe is None:
+            return
+        stats = LoopStats(self._runner.active(), pending + self._inbox.qsize(), seconds)
+        try:
+            self._observe(stats)
+        except Exception:  # metrics must never stop generation
+            log.exception("reporting loop statistics failed")
 
     def _guard(self, action: Callable[[], None], submissions: list[Submission]) -> None:
         try:

@@ -19,6 +19,9 @@ class GroupedRunner(LoopRunner):
     def capacity(self) -> int:
         return self._max_rows - len(self._waiting)
 
+    def active(self) -> int:
+        return len(self._waiting)
+
     def busy(self) -> bool:
         return bool(self._waiting)
 

@@ -83,6 +83,9 @@ class StepRunner(LoopRunner):
     def capacity(self) -> int:
         return self._max_rows - len(self._rows)
 
+    def active(self) -> int:
+        return len(self._rows)
+
     def busy(self) -> bool:
         return bool(self._rows)
 

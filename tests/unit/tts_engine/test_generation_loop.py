@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from tts_engine.generation_loop import GenerationLoop, LoopRunner, Outcome, Sink, Submission
+from tts_engine.generation_loop import GenerationLoop, LoopRunner, LoopStats, Outcome, Sink, Submission
 from tts_engine.requests import SynthesisRequest
 
 
@@ -19,6 +19,9 @@ class CountdownRunner(LoopRunner):
 
     def capacity(self) -> int:
         return self.max_rows - len(self.rows)
+
+    def active(self) -> int:
+        return len(self.rows)
 
     def busy(self) -> bool:
         return bool(self.rows)
@@ -42,7 +45,8 @@ class CountdownRunner(LoopRunner):
 
 def test_every_request_gets_exactly_one_final_and_capacity_is_respected() -> None:
     runner = CountdownRunner(rows=3)
-    loop = GenerationLoop(runner)
+    observed: list[LoopStats] = []
+    loop = GenerationLoop(runner, observe=observed.append)
     finals: dict[int, list[Outcome]] = {}
     chunks: dict[int, int] = {}
     done = threading.Event()
@@ -70,6 +74,9 @@ def test_every_request_gets_exactly_one_final_and_capacity_is_respected() -> Non
     assert isinstance(finals[4][0], RuntimeError)
     assert runner.peak <= 3
     assert chunks == {2: 3}  # only the streaming request gets chunks, one per step
+    assert observed and max(s.active_rows for s in observed) == 3
+    assert any(s.waiting > 0 for s in observed)  # 10 requests, 3 rows: the rest waited
+    assert all(s.step_seconds > 0 for s in observed)
 
 
 def test_submissions_after_close_are_refused() -> None:
