@@ -65,6 +65,9 @@ class LoopRunner(ABC):
     """What runs submissions: the continuous step engine, or the grouped fallback. Only the loop
     thread calls it. `admit` and `step` answer each submission's sink themselves, errors included."""
 
+    frames_done: int = 0
+    """Codec frames generated so far (for the metrics)."""
+
     @abstractmethod
     def admit(self, submissions: list[Submission]) -> None: ...
     @abstractmethod
@@ -83,6 +86,9 @@ class LoopStats:
     """What the loop reports after each step (exported as Triton custom metrics)."""
 
     active_rows: int
+    """Rows left in the batch after the step."""
+    frames: int
+    """Codec frames the step produced."""
     waiting: int
     """Requests received but not yet in the batch (the batch is full)."""
     step_seconds: float
@@ -141,16 +147,16 @@ class GenerationLoop:
                 admitted, pending = pending[:room], pending[room:]
                 self._guard(partial(self._runner.admit, admitted), admitted)
             if self._runner.busy():
-                started = time.perf_counter()
+                started, frames = time.perf_counter(), self._runner.frames_done
                 self._guard(self._runner.step, [])
-                self._report(len(pending), time.perf_counter() - started)
+                self._report(self._runner.frames_done - frames, len(pending), time.perf_counter() - started)
             elif self._stopping and not pending:
                 return
 
-    def _report(self, pending: int, seconds: float) -> None:
+    def _report(self, frames: int, pending: int, seconds: float) -> None:
         if self._observe is None:
             return
-        stats = LoopStats(self._runner.active(), pending + self._inbox.qsize(), seconds)
+        stats = LoopStats(self._runner.active(), frames, pending + self._inbox.qsize(), seconds)
         try:
             self._observe(stats)
         except Exception:  # metrics must never stop generation

@@ -6,8 +6,13 @@ Requests that arrive while a batch runs wait for it to end (no continuous batchi
 
 from __future__ import annotations
 
+import numpy as np
+
 from tts_engine.engine import Engine
 from tts_engine.generation_loop import LoopRunner, Submission
+
+SAMPLES_PER_FRAME = 1920
+"""24 kHz audio per 12.5 Hz codec frame."""
 
 
 class GroupedRunner(LoopRunner):
@@ -38,4 +43,6 @@ class GroupedRunner(LoopRunner):
         except Exception as exc:
             outcomes = [RuntimeError(f"generation failed: {type(exc).__name__}")] * len(live)
         for submission, outcome in zip(live, outcomes, strict=True):
+            if isinstance(outcome, np.ndarray):
+                self.frames_done += outcome.size // SAMPLES_PER_FRAME
             submission.sink.finish(outcome)

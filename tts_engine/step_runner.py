@@ -166,6 +166,7 @@ class StepRunner(LoopRunner):
             if token == ops.eos or row.sampled >= row.max_new_tokens:
                 done.append(index)
         self._steps += 1
+        self.frames_done += len(rows)
         if self._steps % CANCEL_CHECK_STEPS == 0:
             done = sorted(set(done) | {i for i, row in enumerate(rows) if row.submission.cancelled()})
         self._stream([row for i, row in enumerate(rows) if i not in done])

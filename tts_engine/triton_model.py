@@ -19,6 +19,7 @@ import triton_python_backend_utils as pb_utils
 
 from tts_engine.config import parse_engine_config
 from tts_engine.engine import Engine
+from tts_engine.engine_metrics import EngineMetrics
 from tts_engine.generation_loop import GenerationLoop, Outcome, Sink, Submission
 from tts_engine.loader import describe, load_model
 from tts_engine.replies import Reply, owned, reply
@@ -88,7 +89,10 @@ class TritonPythonModel:
         model = load_model(config)
         self.engine = Engine.for_model(model, config.variant)
         self.groups = self.engine.prompt_spec.num_code_groups if self.engine.prompt_spec else 0
-        self.loop = GenerationLoop(build_runner(self.engine, config), name=f"generation-{config.model_name}")
+        metrics = EngineMetrics(pb_utils, model=config.model_name, max_rows=config.max_batch_rows)
+        self.loop = GenerationLoop(
+            build_runner(self.engine, config), name=f"generation-{config.model_name}", observe=metrics.observe
+        )
         log.info("model %s ready", config.model_name)
 
     def execute(self, requests: list[Any]) -> None:

@@ -37,6 +37,7 @@ class CountdownRunner(LoopRunner):
         time.sleep(0.001)
         for row in self.rows:
             row[1] -= 1
+            self.frames_done += 1
             row[0].sink.chunk(np.ones(2, np.float32))
         for row in [r for r in self.rows if r[1] <= 0]:
             row[0].sink.finish(np.zeros(1, np.float32))
@@ -77,6 +78,7 @@ def test_every_request_gets_exactly_one_final_and_capacity_is_respected() -> Non
     assert observed and max(s.active_rows for s in observed) == 3
     assert any(s.waiting > 0 for s in observed)  # 10 requests, 3 rows: the rest waited
     assert all(s.step_seconds > 0 for s in observed)
+    assert sum(s.frames for s in observed) == sum(i + 1 for i in range(10) if i != 4)
 
 
 def test_submissions_after_close_are_refused() -> None:
