@@ -20,9 +20,12 @@ class EngineMetrics:
     def __init__(self, pb_utils: Any, *, model: str, max_rows: int) -> None:
         family = pb_utils.MetricFamily
         labels = {"model": model}
+        # Triton requires a family to outlive its metrics: keep every family referenced.
+        self._families: list[Any] = []
 
         def metric(name: str, kind: Any, description: str) -> Any:
-            return family(name=name, description=description, kind=kind).Metric(labels=labels)
+            self._families.append(family(name=name, description=description, kind=kind))
+            return self._families[-1].Metric(labels=labels)
 
         self.active = metric("qwen_tts_engine_active_rows", family.GAUGE, "Rows being generated in the running batch")
         self.waiting = metric(

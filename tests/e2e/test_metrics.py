@@ -60,3 +60,22 @@ def test_metrics_record_a_job_and_the_queue_gauges(client: httpx.Client, api):
     assert re.search(r"^qwen_tts_jobs_queue_depth [0-9.e+]+$", text, re.M)
     assert re.search(r"^qwen_tts_cloned_voices [0-9.e+]+$", text, re.M)
     assert sample(text, "qwen_tts_jobs", state="completed") >= 1
+
+
+def test_triton_exports_the_generation_loops_metrics(client: httpx.Client, triton):
+    url = f"http://127.0.0.1:{triton.metrics_port}/metrics"
+    model = {"model": "custom_voice_1_7b"}
+    before = httpx.get(url).text
+    body = {"text": "Count my frames.", "speaker": "Ryan", "max_new_tokens": 10}
+    response = client.post("/tts/custom", json=body)
+    assert response.status_code == 200
+    after = httpx.get(url).text
+    frames = sample(after, "qwen_tts_engine_frames_total", **model) - sample(
+        before, "qwen_tts_engine_frames_total", **model
+    )
+    assert 1 <= frames <= 9  # max_new_tokens 10: at most 9 frames
+    assert sample(after, "qwen_tts_engine_steps_total", **model) > sample(
+        before, "qwen_tts_engine_steps_total", **model
+    )
+    assert sample(after, "qwen_tts_engine_max_rows", **model) == 32
+    assert sample(after, "qwen_tts_engine_active_rows", **model) == 0  # nothing left running
