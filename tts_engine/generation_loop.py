@@ -144,8 +144,9 @@ class GenerationLoop:
                 pending.extend(self._take(block=not busy and not pending))
             room = self._runner.capacity()
             if pending and room > 0:
-                admitted, pending = pending[:room], pending[room:]
-                self._guard(partial(self._runner.admit, admitted), admitted)
+                admitted, pending = _live(pending[:room]), pending[room:]
+                if admitted:
+                    self._guard(partial(self._runner.admit, admitted), admitted)
             if self._runner.busy():
                 started, frames = time.perf_counter(), self._runner.frames_done
                 self._guard(self._runner.step, [])
@@ -169,3 +170,14 @@ class GenerationLoop:
             log.exception("generation loop step failed")
             for submission in submissions:
                 submission.sink.finish(RuntimeError(f"generation failed: {type(exc).__name__}"))
+
+
+def _live(submissions: list[Submission]) -> list[Submission]:
+    """Those still wanted: a request cancelled while it waited for a row is answered, not started."""
+    live = []
+    for submission in submissions:
+        if submission.cancelled():
+            submission.sink.finish(RuntimeError("cancelled"))
+        else:
+            live.append(submission)
+    return live

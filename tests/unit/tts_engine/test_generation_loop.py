@@ -87,3 +87,26 @@ def test_submissions_after_close_are_refused() -> None:
     got: list[Outcome] = []
     loop.submit(Submission(SynthesisRequest(text="x", language="auto"), Sink(lambda o, f: got.append(o))))
     assert isinstance(got[0], RuntimeError)
+
+
+def test_a_request_cancelled_while_waiting_is_never_started() -> None:
+    runner = CountdownRunner(rows=1)
+    loop = GenerationLoop(runner)
+    finals: dict[str, Outcome] = {}
+    done = threading.Event()
+
+    def sink(name: str) -> Sink:
+        def emit(outcome: Outcome, final: bool) -> None:
+            if final:
+                finals[name] = outcome
+                if len(finals) == 2:
+                    done.set()
+
+        return Sink(emit)
+
+    loop.submit(Submission(SynthesisRequest(text="x" * 50, language="auto"), sink("long")))
+    loop.submit(Submission(SynthesisRequest(text="boom", language="auto"), sink("waiting"), cancelled=lambda: True))
+    assert done.wait(10)
+    loop.close()
+    assert isinstance(finals["waiting"], RuntimeError) and "cancelled" in str(finals["waiting"])
+    assert isinstance(finals["long"], np.ndarray)  # "boom" would have failed admission had it started
