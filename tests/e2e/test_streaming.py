@@ -57,6 +57,7 @@ def test_stream_sends_chunks_then_a_final_response_adding_up_to_the_whole_audio(
     assert all(chunk.size > 0 and chunk.size % SAMPLES_PER_FRAME == 0 for chunk in chunks)
     assert streamed.results[-1].as_numpy("SAMPLE_RATE").tolist() == [[24000]]
     assert streamed.arrivals == sorted(streamed.arrivals)
+    np.testing.assert_allclose(streamed.audio(), whole.audio(), atol=1e-3)  # chunked decoding, same audio
     if streams_chunks() and frames > 2 * CHUNK_FRAMES:
         assert len(chunks) >= 2, f"{frames} frames came in {len(chunks)} chunks of up to {CHUNK_FRAMES}"
         assert streamed.arrivals[0] < streamed.arrivals[-1]

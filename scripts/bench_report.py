@@ -1,0 +1,134 @@
+"""The pure half of scripts/bench.py: summaries, ratios, goals and the readable table.
+
+No servers, no torch: tested by tests/unit/test_bench_report.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# The issue's goals, reported as PASS or MISS (never asserted: a loaded CI machine may miss them).
+GOALS = (
+    ("throughput at concurrency 32 >= 10x the serial baseline", "throughput_32_vs_serial", ">=", 10.0),
+    ("mixed sampling settings >= 0.9x uniform ones (concurrency 32)", "mixed_vs_uniform_32", ">=", 0.9),
+    ("short request p50 during long generations <= 1.5x idle", "short_busy_vs_idle_p50", "<=", 1.5),
+)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolation percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured batch of requests: what came back and how long it took."""
+
+    requests: int
+    concurrency: int
+    wall_seconds: float
+    audio_seconds: float
+    latency_p50: float
+    latency_p95: float
+    errors: int = 0
+
+    @property
+    def throughput(self) -> float:
+        """Audio seconds generated per wall second."""
+        return self.audio_seconds / self.wall_seconds if self.wall_seconds > 0 else math.nan
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**{k: _round(v) for k, v in asdict(self).items()}, "throughput": _round(self.throughput)}
+
+
+def summarize(
+    latencies: Sequence[float], audio_seconds: Sequence[float], wall_seconds: float, concurrency: int, errors: int = 0
+) -> Run:
+    return Run(
+        requests=len(latencies),
+        concurrency=concurrency,
+        wall_seconds=wall_seconds,
+        audio_seconds=sum(audio_seconds),
+        latency_p50=percentile(latencies, 50),
+        latency_p95=percentile(latencies, 95),
+        errors=errors,
+    )
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    if not denominator or math.isnan(denominator) or math.isnan(numerator):
+        return math.nan
+    return numerator / denominator
+
+
+def ratios(serial: Run, mixed: dict[int, Run], uniform_32: Run | None, idle_p50: float, busy_p50: float) -> dict:
+    """Throughput against the serial baseline at each concurrency, mixed against uniform settings,
+    and a short request's p50 during long generations against an idle server."""
+    by_level = {str(level): _round(ratio(run.throughput, serial.throughput)) for level, run in sorted(mixed.items())}
+    top = mixed.get(32)
+    return {
+        "throughput_vs_serial": by_level,
+        "throughput_32_vs_serial": by_level.get("32", math.nan),
+        "mixed_vs_uniform_32": _round(ratio(top.throughput, uniform_32.throughput)) if top and uniform_32 else math.nan,
+        "short_busy_vs_idle_p50": _round(ratio(busy_p50, idle_p50)),
+    }
+
+
+def goals(measured: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each goal with its measured value and PASS, MISS, or N/A when it was not measured."""
+    verdicts = []
+    for name, key, op, target in GOALS:
+        value = measured.get(key, math.nan)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            verdict = "N/A"
+        else:
+            verdict = "PASS" if (value >= target if op == ">=" else value <= target) else "MISS"
+        verdicts.append({"goal": name, "value": value, "target": f"{op} {target}", "verdict": verdict})
+    return verdicts
+
+
+def _round(value: Any) -> Any:
+    return round(value, 3) if isinstance(value, float) and not math.isnan(value) else value
+
+
+def _row(cells: Sequence[Any], widths: Sequence[int]) -> str:
+    return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+
+def table(report: dict[str, Any]) -> str:
+    """The readable form of the JSON report."""
+    heads = ("run", "conc", "reqs", "audio s", "wall s", "audio s/s", "x serial", "p50 s", "p95 s", "errors")
+    widths = (22, 5, 5, 8, 8, 10, 9, 7, 7, 6)
+    lines = [_row(heads, widths)]
+    serial = report["serial"]
+    runs = [("serial (in-process)", serial)]
+    runs += [("deployed mixed", run) for run in report["deployed"]["mixed"].values()]
+    runs += [("deployed uniform", run) for run in report["deployed"]["uniform"].values()]
+    for label, run in runs:
+        times = ratio(run["throughput"], serial["throughput"])
+        cells = (label, run["concurrency"], run["requests"], run["audio_seconds"], run["wall_seconds"])
+        cells += (run["throughput"], _round(times), run["latency_p50"], run["latency_p95"], run["errors"])
+        lines.append(_row(cells, widths))
+    lines.append("")
+    for level, ttfa in report["ttfa"].items():
+        lines.append(
+            f"time to first audio chunk (STREAM, Triton gRPC), concurrency {level}: "
+            f"p50 {ttfa['p50']} s, p95 {ttfa['p95']} s, chunks per request {ttfa['chunks_p50']}"
+        )
+    short = report["short_during_long"]
+    lines.append(
+        f"short request p50: idle {short['idle_p50']} s, during {short['long_requests']} long "
+        f"generations {short['busy_p50']} s ({short['long_running_at_last_short']} long still running at the end)"
+    )
+    lines.append("")
+    for goal in report["goals"]:
+        lines.append(f"{goal['verdict']:5} {goal['goal']}: {goal['value']} (target {goal['target']})")
+    return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""The report half of scripts/bench.py: percentiles, throughput, ratios, goals and the table."""
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_report():
+    spec = importlib.util.spec_from_file_location("bench_report", ROOT / "scripts" / "bench_report.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_report"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+report = load_report()
+
+
+def test_percentiles_interpolate_and_are_nan_without_values():
+    assert report.percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert report.percentile([1.0, 2.0], 50) == 1.5
+    assert report.percentile([1.0, 2.0, 3.0, 4.0, 5.0], 95) == 4.8
+    assert math.isnan(report.percentile([], 50))
+
+
+def test_a_run_reports_audio_seconds_per_wall_second():
+    run = report.summarize([1.0, 2.0, 3.0], [2.0, 2.0, 2.0], wall_seconds=3.0, concurrency=3, errors=1)
+    assert run.throughput == 2.0 and run.latency_p50 == 2.0 and run.requests == 3
+    assert run.as_dict()["throughput"] == 2.0 and run.as_dict()["errors"] == 1
+
+
+def test_ratios_and_goals():
+    serial = report.summarize([1.0], [1.0], 1.0, 1)  # 1 audio s/s
+    mixed = {1: report.summarize([1.0], [2.0], 1.0, 1), 32: report.summarize([1.0], [12.0], 1.0, 32)}
+    uniform = report.summarize([1.0], [15.0], 1.0, 32)
+    found = report.ratios(serial, mixed, uniform, idle_p50=0.2, busy_p50=0.25)
+    assert found["throughput_vs_serial"] == {"1": 2.0, "32": 12.0}
+    assert found["mixed_vs_uniform_32"] == 0.8 and found["short_busy_vs_idle_p50"] == 1.25
+    verdicts = {g["goal"].split()[0]: g["verdict"] for g in report.goals(found)}
+    assert verdicts == {"throughput": "PASS", "mixed": "MISS", "short": "PASS"}
+    without_32 = report.ratios(serial, {1: mixed[1]}, None, idle_p50=0.0, busy_p50=0.3)
+    assert [g["verdict"] for g in report.goals(without_32)] == ["N/A", "N/A", "N/A"]
+
+
+def test_table_shows_every_run_and_goal():
+    run = report.summarize([1.0], [2.0], 1.0, 1).as_dict()
+    short = {"idle_p50": 0.1, "busy_p50": 0.1, "long_requests": 8, "long_running_at_last_short": 8}
+    found = {"throughput_32_vs_serial": 12.0, "mixed_vs_uniform_32": 1.0, "short_busy_vs_idle_p50": 1.0}
+    text = report.table(
+        {
+            "serial": run,
+            "deployed": {"mixed": {"32": run}, "uniform": {"32": run}},
+            "ttfa": {"1": {"p50": 0.1, "p95": 0.2, "chunks_p50": 3.0}},
+            "short_during_long": short,
+            "goals": report.goals(found),
+        }
+    )
+    assert "serial (in-process)" in text and "deployed uniform" in text and text.count("PASS") == 3
