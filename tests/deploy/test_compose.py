@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.deploy.chart import ROOT
+from tests.deploy.chart import CHART, ROOT
 
 BASE = ROOT / "docker-compose.yml"
 GPU = ROOT / "docker-compose.gpu.yml"
@@ -91,6 +91,18 @@ def test_volumes_shm_and_cpu_defaults() -> None:
                 assert (ROOT / source).exists(), (name, source)
             else:
                 assert source in data["volumes"], (name, source)
+
+
+def test_engine_settings_pass_through_with_the_charts_defaults() -> None:
+    environment = load(BASE)["services"]["triton"]["environment"]
+    engine = yaml.safe_load((CHART / "values.yaml").read_text())["triton"]["engine"]
+    expected = {
+        "QWEN_TTS_ENGINE": engine["mode"],
+        "QWEN_TTS_MAX_BATCH_ROWS": engine["maxBatchRows"],
+        "QWEN_TTS_STREAM_CHUNK_FRAMES": engine["streamChunkFrames"],
+    }
+    for name, default in expected.items():
+        assert environment[name] == f"${{{name}:-{default}}}", name
 
 
 def test_gpu_override() -> None:

@@ -19,12 +19,15 @@ from tests.deploy.chart import (
     KUBE_VERSION,
     NAMESPACE,
     RELEASE,
+    ROOT,
     Rendered,
     load_values,
     render,
     strip_internal,
     validate_schema,
 )
+from tts_engine.config import parse_engine_config
+from tts_engine.server_info import read_model_config
 
 CI_IDS = [p.name for p in CI_VALUES]
 K8S_VERSIONS = ("1.29.0", KUBE_VERSION.removeprefix("v"), "1.37.0")
@@ -97,6 +100,10 @@ def test_ci_values_pass_the_values_schema(path: Path) -> None:
         {"api": {"auth": {"enabled": "yes"}}},
         {"api": {"auth": {"adminKeySecret": "qwen-tts-admin-key"}}},
         {"prometheusRule": {"jobAlert": True}},
+        {"prometheusRule": {"thresholds": {"tritonQueueSeconds": 2}}},  # gone: the decoupled models' queue is ~0
+        {"triton": {"engine": {"mode": "dynamic"}}},
+        {"triton": {"engine": {"maxBatchRows": 0}}},
+        {"triton": {"engine": {"streamChunkFrames": "8"}}},
         {"unknownTopLevel": 1},
     ],
 )
@@ -218,6 +225,12 @@ def test_triton_deployment_defaults() -> None:
     variables = env(container)
     assert variables["HF_HOME"] == "/cache/huggingface"
     assert variables["QWEN_TTS_MODELS"].split(",")[0] == "custom_voice_1_7b"
+    # The generation loop's settings: by default what the model configs say without them.
+    model_config = read_model_config(ROOT / "model_repository" / "custom_voice_1_7b" / "config.pbtxt")
+    config = parse_engine_config(model_config, env={})
+    assert variables["QWEN_TTS_ENGINE"] == config.engine == "continuous"
+    assert variables["QWEN_TTS_MAX_BATCH_ROWS"] == str(config.max_batch_rows)
+    assert variables["QWEN_TTS_STREAM_CHUNK_FRAMES"] == str(config.stream_chunk_frames)
     assert "QWEN_TTS_WEIGHTS_DIR" not in variables
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
@@ -232,6 +245,7 @@ def test_triton_gpu_values() -> None:
     variables = env(container)
     assert variables["QWEN_TTS_DTYPE"] == "bfloat16" and variables["QWEN_TTS_DEVICE"] == "cuda"
     assert variables["QWEN_TTS_WEIGHTS_DIR"] == "/models"
+    assert variables["QWEN_TTS_MAX_BATCH_ROWS"] == "48" and variables["QWEN_TTS_STREAM_CHUNK_FRAMES"] == "4"
     weights = volumes(triton)["weights"]["persistentVolumeClaim"]
     assert weights == {"claimName": "qwen-tts-weights", "readOnly": True}
     assert rendered.get("PersistentVolumeClaim", "-model-cache")["spec"]["accessModes"] == ["ReadWriteMany"]
@@ -331,17 +345,24 @@ def test_services_select_their_pods_and_name_their_ports() -> None:
     assert triton_ports == {"http": 8000, "grpc": 8001, "metrics": 8002}
 
 
-def test_triton_queue_time_autoscaler_is_off_by_default_and_documented() -> None:
+def test_triton_engine_settings_only_through_their_values() -> None:
+    import helm_python as helm
+
+    with pytest.raises(helm.HelmError, match=r"triton\.engine"):
+        render({"triton": {"env": {"QWEN_TTS_MAX_BATCH_ROWS": "16"}}})
+
+
+def test_triton_row_demand_autoscaler_is_off_by_default_and_documented() -> None:
     assert "HorizontalPodAutoscaler" not in render().kinds()
     rendered = render(load_values(CHART / "ci" / "monitoring-values.yaml"), monitoring=True)
     hpa = rendered.get("HorizontalPodAutoscaler", "-triton")
     metric = hpa["spec"]["metrics"][0]
     assert metric["type"] == "Pods"
-    assert metric["pods"]["metric"]["name"] == "qwen_tts_triton_queue_seconds"
+    assert metric["pods"]["metric"]["name"] == "qwen_tts_engine_row_demand"
     assert metric["pods"]["target"] == {"type": "AverageValue", "averageValue": "750m"}
     assert "replicas" not in rendered.get("Deployment", "-triton")["spec"]
     readme = (CHART / "README.md").read_text()
-    assert "qwen_tts_triton_queue_seconds" in readme and "nv_inference_queue_duration_us" in readme
+    assert "qwen_tts_engine_row_demand" in readme and "qwen_tts_engine_waiting_requests" in readme
 
 
 def test_monitoring_objects_need_the_api_and_carry_extra_labels() -> None:
@@ -373,7 +394,7 @@ def alert_names(rendered: Rendered) -> set[str]:
 def test_alerts_and_the_job_backlog_gate() -> None:
     default = alert_names(render(monitoring=True))
     assert default == {
-        "QwenTTSTritonQueueTimeHigh",
+        "QwenTTSEngineSaturated",
         "QwenTTSInferenceFailureRate",
         "QwenTTSTritonRequestFailures",
         "QwenTTSNoTritonReady",

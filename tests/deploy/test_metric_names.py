@@ -1,18 +1,22 @@
 """Every metric name the dashboard and the alert rules query exists: in the API's metrics module
 (api/metrics.py) or in Triton's metric families (tests/deploy/triton_metrics.txt, captured from the
-real Triton 2.51, GPU names from its documentation)."""
+real Triton 2.51, GPU names from its documentation), which include the generation loop's own
+(tts_engine/engine_metrics.py)."""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import yaml
 
 from api import metrics
 from tests.deploy.chart import ROOT, render
+from tts_engine.engine_metrics import EngineMetrics
 
 TRITON_METRICS = Path(__file__).with_name("triton_metrics.txt")
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "qwen-tts.json"
@@ -28,6 +32,23 @@ SUFFIXES = ("_bucket", "_count", "_sum")
 def triton_names() -> set[str]:
     lines = (line.strip() for line in TRITON_METRICS.read_text().splitlines())
     return {line for line in lines if line and not line.startswith("#")}
+
+
+def engine_names() -> set[str]:
+    """The families the generation loop registers with Triton (pb_utils replaced by a recorder)."""
+    names: set[str] = set()
+
+    class Family:
+        GAUGE, COUNTER = "gauge", "counter"
+
+        def __init__(self, name: str, description: str, kind: str) -> None:
+            names.add(name)
+
+        def Metric(self, labels: dict[str, str]) -> mock.Mock:
+            return mock.Mock()
+
+    EngineMetrics(SimpleNamespace(MetricFamily=Family), model="custom_voice_1_7b", max_rows=32)
+    return names
 
 
 def api_names() -> set[str]:
@@ -74,7 +95,14 @@ def test_triton_list_has_the_captured_and_documented_names() -> None:
         "nv_inference_request_failure",
     } <= names
     assert {"nv_gpu_utilization", "nv_gpu_memory_used_bytes", "nv_gpu_memory_total_bytes"} <= names
-    assert all(re.fullmatch(r"nv_[a-z0-9_]+", n) for n in names)
+    assert all(re.fullmatch(r"(nv|qwen_tts_engine)_[a-z0-9_]+", n) for n in names)
+
+
+def test_triton_list_has_exactly_the_generation_loops_families() -> None:
+    captured = {n for n in triton_names() if n.startswith("qwen_tts_engine_")}
+    assert captured == engine_names()
+    assert {"qwen_tts_engine_waiting_requests", "qwen_tts_engine_step_seconds_total"} <= captured
+    assert not captured & api_names()  # the API's registry and Triton's endpoint never share a name
 
 
 def test_api_metric_names_are_what_the_module_registers() -> None:
@@ -109,12 +137,14 @@ def test_dashboard_uses_only_existing_metrics() -> None:
         "nv_gpu_utilization",
         "nv_gpu_memory_used_bytes",
     } <= used
+    assert engine_names() <= used  # a panel for each of the generation loop's metrics
 
 
 def test_alert_rules_use_only_existing_metrics() -> None:
     compose = rule_exprs(yaml.safe_load(COMPOSE_RULES.read_text())["groups"])
     assert unknown(list(compose.values()), set()) == set()
     assert "QwenTTSJobBacklogHigh" in compose
+    assert "qwen_tts_engine_waiting_requests" in compose["QwenTTSEngineSaturated"]
     rendered = render(monitoring=True).get("PrometheusRule")  # the defaults: every alert on
     chart = rule_exprs(rendered["spec"]["groups"])
     assert "QwenTTSJobBacklogHigh" in chart

@@ -1,9 +1,11 @@
 """Alert rules and the Prometheus configuration checked by the real promtool (Debian's prometheus
 package), the rules extracted from the rendered PrometheusRule; the compose rules file kept
-identical to the chart's; the alerts exercised by `promtool test rules` on synthetic series."""
+identical to the chart's; the alerts, and the chart README's prometheus-adapter query, exercised by
+`promtool test rules` on synthetic series."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import textwrap
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.chart import ROOT, render
+from tests.deploy.chart import CHART, ROOT, render
 from tests.deploy.tools import promtool
 
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
@@ -44,7 +46,7 @@ def write_rules(path: Path, groups: list[dict[str, Any]]) -> Path:
         {
             "prometheusRule": {
                 "jobAlerts": True,
-                "thresholds": {"tritonQueueSeconds": 0.5, "inferenceFailureRatio": 0.01},
+                "thresholds": {"engineWaitingRequests": 0.5, "inferenceFailureRatio": 0.01},
             }
         },
     ],
@@ -83,9 +85,15 @@ ALERT_TESTS = textwrap.dedent(
     tests:
       - interval: 1m
         input_series:
-          # 10 requests/s, each waiting 3 s in the queue: 30e6 us of queue time per second.
-          - series: 'nv_inference_queue_duration_us{job="triton",model="custom_voice_1_7b"}'
-            values: '0+1800000000x30'
+          # custom_voice_1_7b: 3 requests wait for a row on one of two Triton pods, all the time.
+          - series: 'qwen_tts_engine_waiting_requests{job="triton",instance="triton-a",model="custom_voice_1_7b"}'
+            values: '3x30'
+          - series: 'qwen_tts_engine_waiting_requests{job="triton",instance="triton-b",model="custom_voice_1_7b"}'
+            values: '0x30'
+          # voice_clone_0_6b: busy but not full: a request that arrived during the step shows up at
+          # every other scrape (an average of 0.5).
+          - series: 'qwen_tts_engine_waiting_requests{job="triton",instance="triton-a",model="voice_clone_0_6b"}'
+            values: '0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0'
           - series: 'nv_inference_request_success{job="triton",model="custom_voice_1_7b"}'
             values: '0+600x30'
           - series: 'nv_inference_request_failure{job="triton",model="custom_voice_1_7b",reason="BACKEND"}'
@@ -104,15 +112,20 @@ ALERT_TESTS = textwrap.dedent(
           - series: 'qwen_tts_triton_ready{job="api"}'
             values: '1x30'
         alert_rule_test:
+          - eval_time: 9m
+            alertname: QwenTTSEngineSaturated
+            exp_alerts: []  # pending: saturated, but not yet for 10 minutes
           - eval_time: 20m
-            alertname: QwenTTSTritonQueueTimeHigh
+            alertname: QwenTTSEngineSaturated
             exp_alerts:
               - exp_labels: {severity: warning, model: custom_voice_1_7b}
                 exp_annotations:
-                  summary: Triton queue time is high for custom_voice_1_7b
+                  summary: Requests wait for a free generation row of custom_voice_1_7b
                   description: >-
-                    Requests wait 3s on average in Triton's queue for model custom_voice_1_7b
-                    (threshold 2s): add Triton replicas or GPUs, or shed load.
+                    3 requests on average waited for a free row of custom_voice_1_7b over 5 minutes
+                    (threshold 1): every row of its batch (QWEN_TTS_MAX_BATCH_ROWS) is in use and new
+                    requests queue until a row finishes, adding latency. Add Triton replicas or GPUs,
+                    raise the rows if GPU memory and step time allow, or shed load.
           - eval_time: 20m
             alertname: QwenTTSInferenceFailureRate
             exp_alerts:
@@ -147,7 +160,25 @@ ALERT_TESTS = textwrap.dedent(
                     No Triton metrics endpoint answers, or the API's health checks find Triton not
                     ready: TTS requests fail with 503.
           - eval_time: 10m
-            alertname: QwenTTSTritonQueueTimeHigh
+            alertname: QwenTTSEngineSaturated
+            exp_alerts: []
+      - interval: 1m
+        input_series:
+          # A backlog of 20 for 4 minutes, then none: the 5-minute average stays at 1 or more for
+          # 8 minutes, less than the 10 the alert needs.
+          - series: 'qwen_tts_engine_waiting_requests{job="triton",instance="triton-a",model="custom_voice_1_7b"}'
+            values: '20 20 20 20 0x26'
+          - series: 'up{job="triton"}'
+            values: '1x30'
+        alert_rule_test:
+          - eval_time: 7m
+            alertname: QwenTTSEngineSaturated
+            exp_alerts: []
+          - eval_time: 12m
+            alertname: QwenTTSEngineSaturated
+            exp_alerts: []
+          - eval_time: 25m
+            alertname: QwenTTSEngineSaturated
             exp_alerts: []
       - interval: 1m
         input_series:
@@ -204,5 +235,55 @@ def test_job_backlog_alert_fires_when_enabled(tmp_path: Path) -> None:
                           description: "150 jobs are waiting (threshold 100) for 15 minutes: add Triton capacity."
             """
         )
+    )
+    run_promtool("test", "rules", "test.yml", cwd=tmp_path)
+
+
+def adapter_rule() -> dict[str, Any]:
+    """The prometheus-adapter rule the chart README gives for the Triton HPA."""
+    section = (CHART / "README.md").read_text().split("### Triton autoscaling", 1)[1]
+    rule: dict[str, Any] = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])["rules"]["custom"][0]
+    return rule
+
+
+def test_the_readmes_autoscaling_query_computes_the_row_demand_per_pod(tmp_path: Path) -> None:
+    rule = adapter_rule()
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert rule["name"]["as"] == values["triton"]["autoscaling"]["metricName"]
+    # What prometheus-adapter substitutes for the HPA's request about the pods of one namespace.
+    query = (
+        rule["metricsQuery"]
+        .replace("<<.GroupBy>>", "pod")
+        .replace("<<.LabelMatchers>>", 'namespace="speech",pod=~"triton-a|triton-b"')
+    )
+    series = {
+        # triton-a: custom_voice half full, voice_clone full with 8 requests waiting: its busiest model counts.
+        ("triton-a", "custom_voice_1_7b"): (16, 0),
+        ("triton-a", "voice_clone_1_7b"): (32, 8),
+        ("triton-b", "custom_voice_1_7b"): (8, 0),
+    }
+    lines = []
+    for (pod, model), (active, waiting) in series.items():
+        labels = f'job="triton",namespace="speech",pod="{pod}",model="{model}"'
+        for name, value in (("active_rows", active), ("waiting_requests", waiting), ("max_rows", 32)):
+            lines.append(f"      - series: 'qwen_tts_engine_{name}{{{labels}}}'\n        values: '{value}x10'")
+    (tmp_path / "test.yml").write_text(
+        textwrap.dedent(
+            """
+            rule_files: []
+            tests:
+              - interval: 1m
+                input_series:
+            {series}
+                promql_expr_test:
+                  - expr: {query}
+                    eval_time: 5m
+                    exp_samples:
+                      - labels: '{{pod="triton-a"}}'
+                        value: 1.25
+                      - labels: '{{pod="triton-b"}}'
+                        value: 0.25
+            """
+        ).format(series="\n".join(lines), query=json.dumps(query))
     )
     run_promtool("test", "rules", "test.yml", cwd=tmp_path)
