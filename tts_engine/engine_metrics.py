@@ -29,7 +29,9 @@ class EngineMetrics:
 
         self.active = metric("qwen_tts_engine_active_rows", family.GAUGE, "Rows being generated in the running batch")
         self.waiting = metric(
-            "qwen_tts_engine_waiting_requests", family.GAUGE, "Requests received but waiting for a free row"
+            "qwen_tts_engine_waiting_requests",
+            family.GAUGE,
+            "Requests received but not yet in the batch (arrived during the last step, or no free row)",
         )
         self.capacity = metric("qwen_tts_engine_max_rows", family.GAUGE, "Rows the running batch holds at most")
         self.steps = metric("qwen_tts_engine_steps_total", family.COUNTER, "Decoding steps run")

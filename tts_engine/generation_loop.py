@@ -90,7 +90,8 @@ class LoopStats:
     frames: int
     """Codec frames the step produced."""
     waiting: int
-    """Requests received but not yet in the batch (the batch is full)."""
+    """Requests received but not yet in the batch: those that arrived during the step (admitted at
+    the next one) and those waiting for a free row (the batch is full)."""
     step_seconds: float
 
 
