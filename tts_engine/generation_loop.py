@@ -80,6 +80,9 @@ class LoopRunner(ABC):
     def active(self) -> int:
         """Rows being generated now."""
 
+    def close(self) -> None:  # noqa: B027 - optional hook: most runners hold nothing to release
+        """Release helpers (threads) once the loop has stopped."""
+
 
 @dataclass(frozen=True)
 class LoopStats:
@@ -153,6 +156,7 @@ class GenerationLoop:
                 self._guard(self._runner.step, [])
                 self._report(self._runner.frames_done - frames, len(pending), time.perf_counter() - started)
             elif self._stopping and not pending:
+                self._runner.close()
                 return
 
     def _report(self, frames: int, pending: int, seconds: float) -> None:

@@ -22,6 +22,7 @@ import torch
 from transformers.cache_utils import DynamicCache
 
 from tts_engine.slot_cache import SlotCache
+from tts_engine.step_noise import StepNoise
 from tts_engine.step_sampling import RowSampling, apply_repetition_penalty, sample
 
 
@@ -33,6 +34,7 @@ class TalkerOps:
         self.groups = int(config.num_code_groups)
         self.eos = int(config.codec_eos_token_id)
         self.vocab = int(config.vocab_size)
+        self.predictor_vocab = int(self.predictor.lm_head[0].out_features)
         self.device = self.talker.device
         self.dtype = self.talker.dtype
         suppressed = [i for i in range(self.vocab - 1024, self.vocab) if i != self.eos]
@@ -79,7 +81,7 @@ class TalkerOps:
         past_hidden: torch.Tensor,
         first: torch.Tensor,
         rows: Sequence[RowSampling],
-        generators: Sequence[torch.Generator | None],
+        noise: StepNoise,
     ) -> torch.Tensor:
         """Codebooks 1..G-1 of each row's frame [B, G-1], from its talker state and codebook 0 [B]."""
         embedded = self.talker.get_input_embeddings()(first.unsqueeze(1))
@@ -94,7 +96,7 @@ class TalkerOps:
                 inputs_embeds=inputs, attention_mask=self._predictor_masks, past_key_values=cache, use_cache=True
             )
             logits = self.predictor.lm_head[group](out.last_hidden_state)[:, -1, :].to(torch.float32)
-            tokens.append(sample(logits, rows, generators))
+            tokens.append(sample(logits, rows, noise.predictor(group)))
         return torch.stack(tokens, dim=1)
 
     def frame_input(self, first: torch.Tensor, rest: torch.Tensor, text: torch.Tensor) -> torch.Tensor:

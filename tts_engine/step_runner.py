@@ -18,7 +18,7 @@ import torch
 
 from tts_engine.clone_batching import build_prompt_items, prepare, synthesize_clone
 from tts_engine.clone_prompt import to_prompt_item
-from tts_engine.codec_stream import decode_chunks, decode_final
+from tts_engine.codec_worker import CodecWorker, DecodeJob
 from tts_engine.config import Variant
 from tts_engine.engine import Engine
 from tts_engine.errors import RequestError
@@ -26,6 +26,7 @@ from tts_engine.generation_loop import LoopRunner, Submission
 from tts_engine.prefix import Prefix, build_prefix
 from tts_engine.requests import SynthesisRequest
 from tts_engine.step_model import TalkerOps
+from tts_engine.step_noise import NoiseRow, NoiseSource, single_draw
 from tts_engine.step_sampling import RowSampling, sample
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,25 @@ class StepRunner(LoopRunner):
         self._cache = self._ops.new_cache(max_rows)
         self._rows: list[Row] = []
         self._steps = 0
+        on_cpu = self._ops.device.type == "cpu"
+        self._noise = NoiseSource(
+            groups=self._ops.groups,
+            predictor_vocab=self._ops.predictor_vocab,
+            talker_vocab=self._ops.vocab,
+            device=self._ops.device,
+            ahead=on_cpu,
+        )
+        self._cpu = on_cpu
+        self._loop_threads_set = False
+        self._codec = CodecWorker(self._tts)
+
+    def flush(self) -> None:
+        """Wait until every row that left the batch has been decoded and answered."""
+        self._codec.flush()
+
+    def close(self) -> None:
+        self._codec.close()
+        self._noise.close()
 
     def capacity(self) -> int:
         return self._max_rows - len(self._rows)
@@ -116,7 +136,9 @@ class StepRunner(LoopRunner):
         cache, hidden, logits = self._ops.prefill(prefix.embeds)
         seen = torch.zeros(self._ops.vocab, dtype=torch.bool, device=self._ops.device)
         scores = self._ops.process(logits, seen.unsqueeze(0), [talker], [0])
-        first = int(sample(scores, [talker], [generator])[0])
+        # a greedy talker draws nothing: the generator stays where the package's would be
+        noise = single_draw(generator, self._ops.vocab, self._ops.device) if talker.do_sample else scores
+        first = int(sample(scores, [talker], noise)[0])
         seen[first] = True
         self._cache.add(cache)
         return Row(submission, prefix, talker, predictor, max_new, generator, seen, hidden, first)
@@ -133,6 +155,11 @@ class StepRunner(LoopRunner):
 
     # --- one decoding step -----------------------------------------------------------------
     def step(self) -> None:
+        if self._cpu and not self._loop_threads_set:
+            # Per thread in torch: the loop's small ops run fastest on one thread, which leaves the
+            # other cores to the noise and codec threads working alongside it.
+            torch.set_num_threads(1)
+            self._loop_threads_set = True
         try:
             with torch.no_grad():
                 self._step()
@@ -146,9 +173,13 @@ class StepRunner(LoopRunner):
     def _step(self) -> None:
         rows, ops = self._rows, self._ops
         first = torch.tensor([row.pending for row in rows], device=ops.device)
-        generators = [row.generator for row in rows]
+        talkers = [row.talker for row in rows]
+        noise_rows = [_noise_row(row) for row in rows]
+        noise = self._noise.take(noise_rows)
+        # the next step's noise is drawn while this step computes (rows that finish now waste theirs)
+        self._noise.draw_ahead(noise_rows)
         rest = ops.predict_codes(
-            torch.cat([row.past_hidden for row in rows]), first, [row.predictor for row in rows], generators
+            torch.cat([row.past_hidden for row in rows]), first, [row.predictor for row in rows], noise
         )
         text = torch.stack([_text_at(row) for row in rows])
         for index, row in enumerate(rows):
@@ -156,7 +187,7 @@ class StepRunner(LoopRunner):
         hidden, logits = ops.decode(ops.frame_input(first, rest, text), self._cache)
         seen = torch.stack([row.seen for row in rows])
         scores = ops.process(logits, seen, [row.talker for row in rows], [row.sampled for row in rows])
-        tokens = sample(scores, [row.talker for row in rows], generators).tolist()
+        tokens = sample(scores, talkers, noise.talker()).tolist()
         done: list[int] = []
         for index, (row, token) in enumerate(zip(rows, tokens, strict=True)):
             row.past_hidden = hidden[index : index + 1]
@@ -173,35 +204,33 @@ class StepRunner(LoopRunner):
         self._finish(done)
 
     def _stream(self, rows: list[Row]) -> None:
-        ready = [
-            row for row in rows if row.submission.sink.stream and len(row.frames) - row.streamed >= self._chunk_frames
-        ]
-        if not ready:
-            return
-        chunks = decode_chunks(self._tts, [(row.prefix.ref_code, row.frames, row.streamed) for row in ready])
-        for row, chunk in zip(ready, chunks, strict=True):
-            row.streamed = len(row.frames)
-            row.submission.sink.chunk(chunk)
+        for row in rows:
+            if row.submission.sink.stream and len(row.frames) - row.streamed >= self._chunk_frames:
+                piece = (row.prefix.ref_code, list(row.frames), row.streamed)
+                self._codec.submit(DecodeJob(row.submission.sink, piece, final=False))
+                row.streamed = len(row.frames)
 
     def _finish(self, done: list[int]) -> None:
-        if not done:
-            return
-        leaving = [self._rows[i] for i in done]
-        live = [row for row in leaving if not row.submission.cancelled()]
-        audio = decode_final(
-            self._tts,
-            [(row.prefix.ref_code, row.frames, row.streamed if row.submission.sink.stream else 0) for row in live],
-        )
-        for row, wav in zip(live, audio, strict=True):
-            row.submission.sink.finish(wav)
-        for row in leaving:
-            if row not in live:
+        """Rows that sampled EOS, reached their limit or were cancelled leave the batch now; their
+        audio is decoded by the codec worker while the loop goes on."""
+        for index in done:
+            row = self._rows[index]
+            if row.submission.cancelled():
                 row.submission.sink.finish(RuntimeError("cancelled"))
+                continue
+            start = row.streamed if row.submission.sink.stream else 0
+            self._codec.submit(
+                DecodeJob(row.submission.sink, (row.prefix.ref_code, list(row.frames), start), final=True)
+            )
         for index in sorted(done, reverse=True):
             moved = self._cache.remove(index)
             if moved is not None:
                 self._rows[index] = self._rows[moved]
             self._rows.pop()
+
+
+def _noise_row(row: Row) -> NoiseRow:
+    return NoiseRow(id(row), row.predictor, row.talker, row.generator)
 
 
 def _text_at(row: Row) -> torch.Tensor:

@@ -83,15 +83,13 @@ def _top_p(scores: torch.Tensor, limit: torch.Tensor | float) -> torch.Tensor:
     return scores.masked_fill(remove, -float("inf"))
 
 
-def sample(
-    scores: torch.Tensor, rows: Sequence[RowSampling], generators: Sequence[torch.Generator | None]
-) -> torch.Tensor:
+def sample(scores: torch.Tensor, rows: Sequence[RowSampling], noise: torch.Tensor) -> torch.Tensor:
     """One token per row ([B] long) from processed scores: argmax for greedy rows, else a draw.
 
     The draw is `torch.multinomial(probs, 1)`'s own algorithm for one sample (ATen's fast path:
-    the argmax of probs divided by Exp(1) noise), with each row's noise from its own generator:
-    the same token and the same generator state as a per-row `multinomial` call, at the cost of one
-    batched division instead of B calls (checked against `multinomial` in the tests).
+    the argmax of probs divided by Exp(1) noise) with `noise` [B, V] drawn from each row's own
+    generator (`step_noise`): the same token and the same generator state as a per-row
+    `multinomial` call (checked against `multinomial` in the tests). Greedy rows ignore theirs.
     """
     sampling = [i for i, row in enumerate(rows) if row.do_sample]
     if not sampling:
@@ -99,10 +97,7 @@ def sample(
     everyone = len(sampling) == len(rows)
     warped = _warp(scores, rows) if everyone else _warp(scores[sampling], [rows[i] for i in sampling])
     probs = torch.nn.functional.softmax(warped, dim=-1)
-    noise = torch.empty_like(probs)
-    for position, row in enumerate(sampling):
-        noise[position].exponential_(1, generator=generators[row])
-    drawn = torch.argmax(probs / noise, dim=-1)
+    drawn = torch.argmax(probs / (noise if everyone else noise[sampling]), dim=-1)
     if everyone:
         return drawn
     tokens = torch.argmax(scores, dim=-1)

@@ -1,7 +1,10 @@
 """The continuous-batching step engine against the package's own `generate_*`, on the REAL tiny
-checkpoints (random weights, CPU, fp32): same inputs and seed, same audio, bit for bit; a row's
-audio does not depend on who shares its batch or when it joined."""
+checkpoints (random weights, CPU, fp32): same inputs and seed, the same speech codes, exactly; a
+row's codes do not depend on who shares its batch or when it joined. The codes are read where both
+paths hand them to the package's codec (`speech_tokenizer.decode`); the audio is compared too, to
+float rounding (the codec's arithmetic varies with its thread count and batch)."""
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,41 @@ def custom() -> Engine:
     return Engine.for_model(load("Qwen3-TTS-12Hz-0.6B-CustomVoice"), Variant.CUSTOM_VOICE)
 
 
+class CodeRecorder:
+    """Wraps the model's codec: records the codes of every row it decodes, in call order."""
+
+    def __init__(self, tts: Any) -> None:
+        self.codec = tts.model.speech_tokenizer
+        self.codes: list[torch.Tensor] = []
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> "CodeRecorder":
+        original = self.codec.decode
+
+        def decode(encoded: list[dict[str, torch.Tensor]]) -> Any:
+            with self.lock:
+                self.codes += [item["audio_codes"].clone() for item in encoded]
+            return original(encoded)
+
+        self.codec.decode = decode
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self.codec.decode
+
+
+def same(ours: Outcome, theirs: Outcome) -> None:
+    assert isinstance(ours, np.ndarray) and isinstance(theirs, np.ndarray)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def codes_of(tts: Any, action: Any) -> tuple[Any, list[torch.Tensor]]:
+    with CodeRecorder(tts) as recorder:
+        result = action()
+    return result, recorder.codes
+
+
 class Collector:
     def __init__(self) -> None:
         self.chunks: dict[int, list[np.ndarray]] = {}
@@ -58,6 +96,7 @@ def run(engine: Engine, requests: list[SynthesisRequest], *, rows: int = 8, stre
     runner.admit([Submission(r, got.sink(i, stream=stream)) for i, r in enumerate(requests)])
     while runner.busy():
         runner.step()
+    runner.flush()
     return [got.final[i] for i in range(len(requests))]
 
 
@@ -86,33 +125,40 @@ SETTINGS = [
 def test_a_row_alone_equals_the_package(
     custom: Engine, text: str, ours: dict[str, Any], theirs: dict[str, Any]
 ) -> None:
-    (audio,) = run(custom, [custom_request(text, seed=7, **ours)])
-    expected = package_custom(custom, text, 7, max_new_tokens=ours["max_new_tokens"], **theirs)
-    assert isinstance(audio, np.ndarray)
-    np.testing.assert_array_equal(audio, expected)
+    (audio,), codes = codes_of(custom.model, lambda: run(custom, [custom_request(text, seed=7, **ours)]))
+    expected, expected_codes = codes_of(
+        custom.model, lambda: package_custom(custom, text, 7, max_new_tokens=ours["max_new_tokens"], **theirs)
+    )
+    assert len(codes) == len(expected_codes) == 1
+    assert torch.equal(codes[0], expected_codes[0])
+    same(audio, expected)
 
 
 def test_a_row_does_not_depend_on_its_neighbours_or_when_it_joined(custom: Engine) -> None:
     target = custom_request(TEXTS[0], seed=11, max_new_tokens=30)
-    (alone,) = run(custom, [target])
+    (alone,), (alone_codes,) = codes_of(custom.model, lambda: run(custom, [target]))
     neighbours = [
         custom_request(TEXTS[2], seed=3, max_new_tokens=45, temperature=1.2),
         target,
         custom_request(TEXTS[1], seed=5, max_new_tokens=4, temperature=0.0),
     ]
-    together = run(custom, neighbours)
-    np.testing.assert_array_equal(together[1], alone)
+    together, codes = codes_of(custom.model, lambda: run(custom, neighbours))
+    assert any(torch.equal(c, alone_codes) for c in codes)
+    same(together[1], alone)
 
     # joins a batch that has already decoded 6 steps
     runner = StepRunner(custom, max_rows=4, chunk_frames=4)
     got = Collector()
-    runner.admit([Submission(neighbours[0], got.sink(0))])
-    for _ in range(6):
-        runner.step()
-    runner.admit([Submission(target, got.sink(1))])
-    while runner.busy():
-        runner.step()
-    np.testing.assert_array_equal(got.final[1], alone)
+    with CodeRecorder(custom.model) as recorder:
+        runner.admit([Submission(neighbours[0], got.sink(0))])
+        for _ in range(6):
+            runner.step()
+        runner.admit([Submission(target, got.sink(1))])
+        while runner.busy():
+            runner.step()
+        runner.flush()
+    assert any(torch.equal(c, alone_codes) for c in recorder.codes)
+    same(got.final[1], alone)
 
 
 def test_rows_leave_at_their_own_limit_and_free_their_place(custom: Engine) -> None:
@@ -126,15 +172,17 @@ def test_rows_leave_at_their_own_limit_and_free_their_place(custom: Engine) -> N
     )
     assert runner.capacity() == 0
     steps = 0
-    while 1 not in got.final:
+    while runner.capacity() == 0:
         runner.step()
         steps += 1
     assert steps == 2  # max_new_tokens 3: two frames, then it leaves
-    assert 0 not in got.final and runner.capacity() == 1
+    runner.flush()
+    assert 1 in got.final and 0 not in got.final
     samples_per_frame = np.asarray(got.final[1]).size // 2
     runner.admit([Submission(custom_request(TEXTS[2], seed=3, max_new_tokens=5), got.sink(2))])
     while runner.busy():
         runner.step()
+    runner.flush()
     assert np.asarray(got.final[0]).size <= 39 * samples_per_frame
 
 
@@ -146,6 +194,7 @@ def test_streamed_chunks_add_up_to_the_whole_audio(custom: Engine) -> None:
     runner.admit([Submission(request, got.sink(0, stream=True))])
     while runner.busy():
         runner.step()
+    runner.flush()
     chunks = got.chunks[0]
     assert len(chunks) >= 3
     assert {c.size for c in chunks} == {chunks[0].size}  # 4 frames each
@@ -172,6 +221,7 @@ def test_a_cancelled_row_is_dropped_with_an_error(custom: Engine) -> None:
     assert isinstance(got.final[0], RuntimeError) and "cancelled" in str(got.final[0])
     while runner.busy():
         runner.step()
+    runner.flush()
     assert isinstance(got.final[1], np.ndarray)
 
 
@@ -181,12 +231,17 @@ def test_voice_design_equals_the_package() -> None:
     request = SynthesisRequest(
         text=TEXTS[0], language="English", instruct=instruct, sampling=SamplingParams(max_new_tokens=14, seed=9)
     )
-    (audio,) = run(engine, [request])
-    torch.manual_seed(9)
-    wavs, _ = engine.model.generate_voice_design(
-        text=[TEXTS[0]], instruct=[instruct], language=["english"], max_new_tokens=14
-    )
-    np.testing.assert_array_equal(audio, np.asarray(wavs[0], dtype=np.float32))
+    (audio,), codes = codes_of(engine.model, lambda: run(engine, [request]))
+
+    def package() -> Any:
+        torch.manual_seed(9)
+        return engine.model.generate_voice_design(
+            text=[TEXTS[0]], instruct=[instruct], language=["english"], max_new_tokens=14
+        )[0][0]
+
+    expected, expected_codes = codes_of(engine.model, package)
+    assert torch.equal(codes[0], expected_codes[0])
+    same(audio, np.asarray(expected, dtype=np.float32))
 
 
 @pytest.mark.parametrize("x_vector_only", [False, True], ids=["icl", "x-vector"])
@@ -206,18 +261,24 @@ def test_voice_clone_equals_the_package(x_vector_only: bool) -> None:
         x_vector_only=x_vector_only,
         sampling=SamplingParams(max_new_tokens=12, seed=4),
     )
-    (audio,) = run(engine, [request])
+    (audio,), codes = codes_of(engine.model, lambda: run(engine, [request]))
     pair = run(engine, [request, request], rows=4)
     items = engine.model.create_voice_clone_prompt(
         ref_audio=[(prepare_reference(reference, 16_000), MODEL_SAMPLE_RATE)],
         ref_text=[ref_text],
         x_vector_only_mode=[x_vector_only],
     )
-    torch.manual_seed(4)
-    wavs, _ = engine.model.generate_voice_clone(
-        text=[TEXTS[0]], language=["english"], voice_clone_prompt=items, max_new_tokens=12
-    )
-    np.testing.assert_array_equal(audio, np.asarray(wavs[0], dtype=np.float32))
+
+    def package() -> Any:
+        torch.manual_seed(4)
+        return engine.model.generate_voice_clone(
+            text=[TEXTS[0]], language=["english"], voice_clone_prompt=items, max_new_tokens=12
+        )[0][0]
+
+    expected, expected_codes = codes_of(engine.model, package)
+    # ICL rows: the reference codes in front of the generated ones, as the package decodes them
+    assert torch.equal(codes[0], expected_codes[0])
+    same(audio, np.asarray(expected, dtype=np.float32))
     # two rows finishing together share one codec call: the same codes, batched arithmetic
     for twin in pair:
         np.testing.assert_allclose(twin, audio, atol=1e-4)
