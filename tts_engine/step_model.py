@@ -50,6 +50,7 @@ class TalkerOps:
         # HF's own mask helper concludes for unpadded input; skipping it saves time every group.
         sliding = getattr(self.predictor.model, "has_sliding_layers", False)
         self._predictor_masks: dict[str, None] | None = None if sliding else {"full_attention": None}
+        self._rope_cache: dict[tuple[int, torch.dtype], tuple[torch.Tensor, Any]] = {}
         if getattr(model_config, "sliding_window", None) and getattr(model_config, "use_sliding_window", False):
             raise ValueError("the step engine does not implement sliding-window attention in the talker")
 
@@ -92,12 +93,45 @@ class TalkerOps:
             if group:
                 step = self.predictor.model.get_input_embeddings()[group - 1](tokens[-1].unsqueeze(1))
                 inputs = self.predictor.small_to_mtp_projection(step)
-            out = self.predictor.model(
-                inputs_embeds=inputs, attention_mask=self._predictor_masks, past_key_values=cache, use_cache=True
-            )
-            logits = self.predictor.lm_head[group](out.last_hidden_state)[:, -1, :].to(torch.float32)
+            hidden = self._predictor_layers(inputs, cache, group)
+            logits = self.predictor.lm_head[group](hidden)[:, -1, :].to(torch.float32)
             tokens.append(sample(logits, rows, noise.predictor(group)))
         return torch.stack(tokens, dim=1)
+
+    def _predictor_layers(self, inputs: torch.Tensor, cache: DynamicCache, group: int) -> torch.Tensor:
+        """The code predictor model's forward for unpadded rows: its layers and norm, called directly.
+
+        What `Qwen3TTSTalkerCodePredictorModel.forward` does once its mask is known to be None
+        (SDPA applies causality itself for the 2-token prefill), without the per-call bookkeeping
+        that costs more than the layers at small sizes. Positions are the same for every frame
+        (0-1, then 2, 3, ...), so their rotary embeddings are computed once and reused.
+        """
+        model = self.predictor.model
+        if self._predictor_masks is None:  # sliding-window layers: the model's own forward
+            out = model(inputs_embeds=inputs, past_key_values=cache, use_cache=True)
+            return out.last_hidden_state
+        positions, rope = self._predictor_rope(inputs, group)
+        hidden = inputs
+        for layer in model.layers[: model.config.num_hidden_layers]:
+            hidden = layer(
+                hidden,
+                attention_mask=None,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                cache_position=positions[0],
+                position_embeddings=rope,
+            )[0]
+        return model.norm(hidden)
+
+    def _predictor_rope(self, inputs: torch.Tensor, group: int) -> tuple[torch.Tensor, Any]:
+        cached = self._rope_cache.get((group, inputs.dtype))
+        if cached is None:
+            start = 0 if group == 0 else group + 1
+            positions = torch.arange(start, group + 2, device=inputs.device).unsqueeze(0)
+            cached = (positions, self.predictor.model.rotary_emb(inputs, positions))
+            self._rope_cache[(group, inputs.dtype)] = cached
+        return cached
 
     def frame_input(self, first: torch.Tensor, rest: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         """The talker's next input [B, 1, D]: the frame's codebook embeddings summed, plus text [B, D]."""
