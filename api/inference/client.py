@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,8 @@ from api.inference.tensors import ClonePrompt, SynthesisCall, build_inputs, read
 # called over gRPC streaming, where an error arrives as a message without a status code. The engine
 # starts the message of an error the request caused with this prefix (tts_engine/replies.py).
 INVALID_PREFIX = "[INVALID_ARG] "
+
+log = logging.getLogger(__name__)
 
 _UNREACHABLE = ("StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "StatusCode.CANCELLED")
 
@@ -124,7 +127,9 @@ class TritonGateway:
                 if not await self._client.is_model_ready(model, client_timeout=self._short):
                     await self._client.load_model(model, client_timeout=load_timeout)
             except InferenceServerException as exc:
-                raise UnavailableError(f"model {model} could not be loaded: {exc.message()}") from exc
+                # Triton's reason names files and paths on its side: logged here, not sent to clients
+                log.warning("loading model %s failed: %s", model, exc.message())
+                raise UnavailableError(f"model {model} could not be loaded; retry later") from exc
 
     async def _stream(
         self, model: str, inputs: list[InferInput], outputs: list[InferRequestedOutput]

@@ -135,3 +135,23 @@ def test_stream_error_keeps_a_status_it_already_has():
     assert stream_error(InferenceServerException(msg="Exceeds maximum queue size")).status() == (
         "StatusCode.RESOURCE_EXHAUSTED"
     )
+
+
+class _FailingLoader:
+    async def is_model_ready(self, model: str, **kw: Any) -> bool:
+        return False
+
+    async def load_model(self, model: str, **kw: Any) -> None:
+        raise InferenceServerException(
+            "failed to load 'voice_clone_1_7b': /opt/models/voice_clone_1_7b/1/model.py: CUDA out of memory"
+        )
+
+
+def test_a_failed_on_demand_load_is_503_without_tritons_internals() -> None:
+    gateway = TritonGateway("127.0.0.1:1", timeout_seconds=5, connect_timeout_seconds=1)
+    gateway._client = _FailingLoader()  # type: ignore[assignment]
+    with pytest.raises(UnavailableError) as caught:
+        asyncio.run(gateway.ensure_loaded("voice_clone_1_7b", on_demand=True, load_timeout=5))
+    message = caught.value.message
+    assert "voice_clone_1_7b" in message
+    assert "/opt" not in message and "CUDA" not in message
