@@ -148,8 +148,8 @@ class _FailingLoader:
 
 
 def test_a_failed_on_demand_load_is_503_without_tritons_internals() -> None:
-    gateway = TritonGateway("127.0.0.1:1", timeout_seconds=5, connect_timeout_seconds=1)
-    gateway._client = _FailingLoader()  # type: ignore[assignment]
+    gateway = TritonGateway.__new__(TritonGateway)
+    gateway._client, gateway._short, gateway._load_locks = _FailingLoader(), 1.0, {}  # type: ignore[assignment]
     with pytest.raises(UnavailableError) as caught:
         asyncio.run(gateway.ensure_loaded("voice_clone_1_7b", on_demand=True, load_timeout=5))
     message = caught.value.message
