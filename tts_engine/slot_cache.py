@@ -13,6 +13,9 @@ from typing import Any
 
 import torch
 
+INITIAL_CACHE_TOKENS = 256
+"""Positions per row allocated at first; doubled whenever a row needs more."""
+
 
 class SlotCache:
     def __init__(self, *, layers: int, rows: int, kv_heads: int, head_dim: int, dtype: torch.dtype, device: Any):
@@ -25,7 +28,12 @@ class SlotCache:
         """Tokens held by each active row, in slot order."""
         self._capacity = 0
         self._write: torch.Tensor | None = None
-        self._grow(256)
+        self._grow(INITIAL_CACHE_TOKENS)
+
+    @property
+    def capacity(self) -> int:
+        """Positions per row held in memory: layers x 2 x rows x kv_heads x head_dim x this values."""
+        return self._capacity
 
     @property
     def active(self) -> int:

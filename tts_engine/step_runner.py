@@ -25,6 +25,7 @@ from tts_engine.errors import RequestError
 from tts_engine.generation_loop import LoopRunner, Submission
 from tts_engine.prefix import Prefix, build_prefix
 from tts_engine.requests import SynthesisRequest
+from tts_engine.slot_cache import INITIAL_CACHE_TOKENS
 from tts_engine.step_model import TalkerOps
 from tts_engine.step_noise import NoiseRow, NoiseSource, single_draw
 from tts_engine.step_sampling import RowSampling, sample
@@ -227,6 +228,9 @@ class StepRunner(LoopRunner):
             if moved is not None:
                 self._rows[index] = self._rows[moved]
             self._rows.pop()
+        if not self._rows and self._cache.capacity > INITIAL_CACHE_TOKENS:
+            # the cache grew for a long row: give the memory back once the batch is empty
+            self._cache = self._ops.new_cache(self._max_rows)
 
 
 def _noise_row(row: Row) -> NoiseRow:

@@ -18,6 +18,7 @@ from tts_engine.engine import Engine
 from tts_engine.generation_loop import Outcome, Sink, Submission
 from tts_engine.reference_audio import MODEL_SAMPLE_RATE, prepare_reference
 from tts_engine.requests import SamplingParams, SynthesisRequest
+from tts_engine.slot_cache import INITIAL_CACHE_TOKENS
 from tts_engine.step_runner import StepRunner
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -294,3 +295,16 @@ def test_voice_clone_equals_the_package(x_vector_only: bool) -> None:
     )
     (prompt,) = run(engine, [prompt_only])
     assert isinstance(prompt, ClonePrompt)
+
+
+def test_the_cache_grows_for_a_long_row_and_shrinks_when_the_batch_empties(custom: Engine) -> None:
+    runner = StepRunner(custom, max_rows=2, chunk_frames=4)
+    got = Collector()
+    long_text = "one more word " * 120  # CustomVoice puts the whole text in the prefix: > 256 positions
+    runner.admit([Submission(custom_request(long_text, seed=1, max_new_tokens=4), got.sink(0))])
+    assert runner._cache.capacity > INITIAL_CACHE_TOKENS
+    while runner.busy():
+        runner.step()
+    runner.flush()
+    assert isinstance(got.final[0], np.ndarray)
+    assert runner._cache.capacity == INITIAL_CACHE_TOKENS
