@@ -13,10 +13,11 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import auth, metrics
 from api.body_limit import RequestBodyLimitMiddleware
-from api.errors import install_error_handlers
+from api.errors import extend_openapi, install_error_handlers
 from api.inference.client import TritonGateway
 from api.jobs.worker import JobWorker, drain_on_signals
 from api.routes import info, jobs, tts, voices
+from api.schemas.tts import document_seed
 from api.services.limits import InflightLimiter
 from api.settings import Settings, get_settings
 from api.store.database import Database
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(metrics.MetricsMiddleware)
     install_error_handlers(app)
+    extend_openapi(app, document_seed)
     if settings.auth_enabled:
         auth.document(app)
     if not settings.metrics_port:

@@ -3,7 +3,10 @@
 qwen-tts takes text, speaker, language, instruct and reference audio per row, but sampling
 settings per call: requests are grouped by their settings and each group is one batched call.
 A failing batched call is retried row by row (`run_batched`), so one bad request gets its own
-error and never fails its neighbours. Voice clone batches are in `clone_batching`.
+error and never fails its neighbours. A seeded request (SEED) is generated alone, right after
+`torch.manual_seed(seed)` (`run_group`): the package samples from torch's global generators, so
+that is what makes the same seed give the same audio on this engine whoever else was sent. Voice
+clone batches are in `clone_batching`.
 """
 
 from __future__ import annotations
@@ -81,6 +84,26 @@ def run_batched(
     return singles
 
 
+def run_group(
+    call: Callable[[Sequence[Row]], list[Result]], rows: Sequence[Row], what: str, seed: int | None
+) -> list[Result | Exception]:
+    """`run_batched(call, rows)`, or with a seed one call per row, each after seeding torch's global
+    generators (CPU and every GPU) with it: a batch's draws would depend on its other rows."""
+    if seed is None:
+        return run_batched(call, rows, what)
+    import torch  # here: the unseeded path and its tests need no torch
+
+    def seeded(row: Sequence[Row]) -> list[Result]:
+        torch.manual_seed(seed)
+        return call(row)
+
+    results: list[Result | Exception] = []
+    for row in rows:
+        single = _single(seeded, row, what)  # one statement: mypy infers Result, not Result | Exception
+        results.append(single)
+    return results
+
+
 def _single(call: Callable[[Sequence[Row]], list[Result]], row: Row, what: str) -> Result | Exception:
     try:
         return call([row])[0]
@@ -122,9 +145,9 @@ def generate_group(model: TTSModel, variant: Variant, rows: Sequence[SynthesisRe
 def synthesize(model: TTSModel, variant: Variant, items: Sequence[SynthesisRequest | Exception]) -> list[Outcome]:
     """CustomVoice / VoiceDesign: one outcome per item, in order (audio, or that request's error)."""
     outcomes: list[Outcome] = [item if isinstance(item, Exception) else RuntimeError("not run") for item in items]
-    for indices in group_by_sampling(items).values():
+    for sampling, indices in group_by_sampling(items).items():
         rows = [item for item in (items[i] for i in indices) if isinstance(item, SynthesisRequest)]
-        results = run_batched(partial(generate_group, model, variant), rows, "generation")
+        results = run_group(partial(generate_group, model, variant), rows, "generation", sampling.seed)
         for index, result in zip(indices, results, strict=True):
             outcomes[index] = result
     return outcomes

@@ -13,6 +13,7 @@ encoding the reference. Within one `execute()`:
    rows share a call; the ICL transcript is the item's `ref_text`.
 
 Either call is retried row by row when it fails (`run_batched`): a bad row never fails the batch.
+A seeded row is generated alone, after seeding torch with its seed (`batching.run_group`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tts_engine.batching import Outcome, TTSModel, checked_wavs, run_batched
+from tts_engine.batching import Outcome, TTSModel, checked_wavs, run_batched, run_group
 from tts_engine.clone_prompt import from_prompt_item, to_prompt_item
 from tts_engine.errors import RequestError
 from tts_engine.reference_audio import MODEL_SAMPLE_RATE, ReferenceAudioError, prepare_reference
@@ -110,8 +111,9 @@ def synthesize_clone(model: TTSModel, items: Sequence[Item]) -> list[Outcome]:
             outcomes[index] = exc
             continue
         groups.setdefault(row.sampling, []).append((index, (row, item)))
-    for entries in groups.values():
-        results = run_batched(partial(generate_from_prompts, model), [entry for _, entry in entries], "generation")
+    for sampling, entries in groups.items():
+        rows = [entry for _, entry in entries]
+        results = run_group(partial(generate_from_prompts, model), rows, "generation", sampling.seed)
         for (index, _), result in zip(entries, results, strict=True):
             outcomes[index] = result
     return outcomes

@@ -35,8 +35,9 @@ class SamplingParams:
     repetition_penalty: float | None = None
     max_new_tokens: int | None = None
     seed: int | None = None
-    """Seeds this row's own random stream (continuous engine): the same seed, the same audio,
-    whoever shares the batch. None: a fresh random seed."""
+    """Seeds this row's own random stream: the same seed, the same audio, whoever shares the batch
+    (the grouped engine generates a seeded row alone, after torch.manual_seed). None: a fresh
+    random seed."""
 
     def generate_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}

@@ -12,6 +12,8 @@ from api.catalog import Variant
 from api.deps import LimiterDep, SettingsDep, TritonDep
 from api.errors import ValidationFailed
 from api.schemas.tts import (
+    SEED_DESCRIPTION,
+    SEED_MAX,
     CustomVoiceRequest,
     ErrorResponse,
     TTSResponse,
@@ -78,6 +80,7 @@ async def clone_from_upload(
     top_k: Annotated[int | None, Form()] = None,
     repetition_penalty: Annotated[float | None, Form()] = None,
     max_new_tokens: Annotated[int | None, Form()] = None,
+    seed: Annotated[int | None, Form(ge=0, le=SEED_MAX, description=SEED_DESCRIPTION)] = None,
 ) -> TTSResponse:
     try:  # the same validation as the JSON endpoint, field for field
         body = VoiceCloneURLRequest.model_validate(
@@ -93,6 +96,7 @@ async def clone_from_upload(
                 "top_k": top_k,
                 "repetition_penalty": repetition_penalty,
                 "max_new_tokens": max_new_tokens,
+                "seed": seed,
             }
         )
     except ValidationError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -80,8 +80,36 @@ class GenerationParams(BaseModel):
     )
 
 
+SEED_MAX = 2**63 - 1
+SEED_DESCRIPTION = (
+    "Seeds this request's own random stream (0 to 2^63-1; absent: a fresh random seed). The same seed with the "
+    "same inputs and the same model weights gives the same audio, whatever else the server is doing. With the "
+    "grouped fallback engine (QWEN_TTS_ENGINE=grouped) a seeded request is generated alone (torch.manual_seed, "
+    "then its own generate call), so its seed holds there too, but the audio differs from the default engine's."
+)
+Seed = Annotated[int | None, Field(default=None, ge=0, le=SEED_MAX, strict=True, description=SEED_DESCRIPTION)]
+"""A request's `seed`: a JSON integer (strict: no string, float or boolean), in range, or absent."""
+
+
+def document_seed(schema: Any) -> None:
+    """Put the exact integer bounds of every `seed` back into the OpenAPI schema: FastAPI's OpenAPI
+    model keeps `maximum` as a float, and 2^63-1 as a float is 2^63, a value the API refuses."""
+    if isinstance(schema, dict):
+        seed = schema.get("properties", {}).get("seed")
+        if isinstance(seed, dict):
+            for option in [seed, *seed.get("anyOf", [])]:
+                if option.get("type") == "integer":
+                    option.update(minimum=0, maximum=SEED_MAX)
+        for value in schema.values():
+            document_seed(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            document_seed(value)
+
+
 class TTSBase(GenerationParams):
     text: NonEmptyText
+    seed: Seed = None
     language: str = "Auto"
     output_format: AudioFormat = AudioFormat.WAV
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from api.audio.encode import AudioFormat
 from api.catalog import canonical_language
-from api.schemas.tts import GenerationParams, ModelSize, NonEmptyText, RefText
+from api.schemas.tts import GenerationParams, ModelSize, NonEmptyText, RefText, Seed
 
 NAME_MAX_CHARS = 100
 SLUG_MAX_CHARS = 48
@@ -150,6 +150,7 @@ class ClonedVoiceTTSRequest(GenerationParams):
     """POST /tts/cloned-voice/generate. Sampling fields given here override the voice's defaults."""
 
     text: NonEmptyText
+    seed: Seed = None
     voice_id: Annotated[str, StringConstraints(min_length=1, max_length=160)]
     language: str | None = Field(default=None, description="Default: the voice's language")
     output_format: AudioFormat = AudioFormat.WAV

@@ -47,6 +47,7 @@ async def generate(
         ref_text=None if prompt.x_vector_only else voice.ref_text,
         **prompt_call(prompt),
         **sampling(body, voice),
+        seed=body.seed,  # per request, never a voice default
     )
     response = await synthesize(
         triton=triton,

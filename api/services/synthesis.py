@@ -18,7 +18,7 @@ from api.inference.client import TritonGateway
 from api.inference.tensors import SynthesisCall
 from api.schemas.tts import (
     CustomVoiceRequest,
-    GenerationParams,
+    TTSBase,
     TTSResponse,
     VoiceCloneURLRequest,
     VoiceDesignRequest,
@@ -40,8 +40,9 @@ def check_text(text: str, settings: Settings) -> None:
         )
 
 
-def _sampling(params: GenerationParams) -> dict[str, Any]:
+def _sampling(params: TTSBase) -> dict[str, Any]:
     return {
+        "seed": params.seed,
         "temperature": params.temperature,
         "top_k": params.top_k,
         "top_p": params.top_p,

@@ -3,6 +3,7 @@
 from typing import Any
 
 import numpy as np
+import torch
 
 from tts_engine.batching import group_by_sampling, synthesize
 from tts_engine.config import Variant
@@ -74,3 +75,23 @@ def test_engine_rejects_unknown_speaker_and_language_per_request():
     assert isinstance(out[0], RequestError) and "SPEAKER" in str(out[0])
     assert isinstance(out[1], RequestError) and "LANGUAGE" in str(out[1])
     assert isinstance(out[2], np.ndarray)
+
+
+class DrawingModel(RecordingModel):
+    """Each row's audio is a draw from torch's global generator, as the package's sampling is."""
+
+    def generate_custom_voice(self, text, speaker, language=None, instruct=None, **kw):
+        self.calls.append({"text": list(text), **kw})
+        return [torch.rand(4).numpy() for _ in text], 24000
+
+
+def test_a_seeded_request_is_generated_alone_after_seeding_torch():
+    model = DrawingModel()
+    alone = synthesize(model, Variant.CUSTOM_VOICE, [req("a", seed=7)])
+    crowd = [req("x"), req("a", seed=7), req("y"), req("a", seed=7), req("z", seed=8)]
+    out = synthesize(model, Variant.CUSTOM_VOICE, crowd)
+    assert [c["text"] for c in model.calls[1:]] == [["x", "y"], ["a"], ["a"], ["z"]]
+    assert all("seed" not in c for c in model.calls)  # not a generate_* argument
+    np.testing.assert_array_equal(out[1], alone[0])
+    np.testing.assert_array_equal(out[3], alone[0])
+    assert not np.array_equal(out[4], alone[0])
