@@ -151,6 +151,20 @@ def test_rows_with_other_sampling_settings_get_their_own_call(model: Any):
     assert counting.calls == [("generate_voice_clone", 1), ("generate_voice_clone", 1)]
 
 
+def test_a_seeded_row_is_generated_alone_and_gives_the_same_audio_in_any_batch(model: Any):
+    counting = CountingModel(model)
+    engine = Engine.for_model(counting, Variant.VOICE_CLONE)
+    spk = np.random.default_rng(2).standard_normal((1, 32)).astype(np.float32)
+    seeded = {**GEN, "REF_SPK_EMBEDDING": spk, "SEED": np.array([[99]], np.int64)}
+    [alone] = engine.run([seeded])
+    counting.calls.clear()
+    crowd = engine.run([{**GEN, "REF_SPK_EMBEDDING": spk}, seeded, {**GEN, "REF_SPK_EMBEDDING": spk}, seeded])
+    assert counting.calls == [("generate_voice_clone", 2), ("generate_voice_clone", 1), ("generate_voice_clone", 1)]
+    assert isinstance(alone, np.ndarray)
+    np.testing.assert_array_equal(crowd[1], alone)
+    np.testing.assert_array_equal(crowd[3], alone)
+
+
 def test_bench_script_measures_both_paths(engine: Engine):
     result = bench.measure(engine, repeats=1, max_new_tokens=MAX_NEW)
     print("\nstored prompt vs raw 3 s reference at 16 kHz (1 repetition):", result)
