@@ -104,6 +104,9 @@ def test_ci_values_pass_the_values_schema(path: Path) -> None:
         {"triton": {"engine": {"mode": "dynamic"}}},
         {"triton": {"engine": {"maxBatchRows": 0}}},
         {"triton": {"engine": {"streamChunkFrames": "8"}}},
+        {"api": {"metrics": {"port": 70000}}},
+        {"api": {"metrics": {"port": "9464"}}},
+        {"api": {"metrics": {"path": "/metrics"}}},
         {"unknownTopLevel": 1},
     ],
 )
@@ -384,6 +387,62 @@ def test_monitoring_objects_need_the_api_and_carry_extra_labels() -> None:
         assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
     disabled = render({"serviceMonitor": {"enabled": False}, "prometheusRule": {"enabled": False}}, monitoring=True)
     assert not {o["kind"] for o in disabled.objects} & MONITORING_KINDS
+
+
+def test_api_metrics_on_the_api_port_by_default() -> None:
+    values = load_values(CHART / "ci" / "monitoring-values.yaml")
+    rendered = render(values, monitoring=True)
+    container = containers(rendered.get("Deployment", "-api"))["api"]
+    assert "QWEN_TTS_METRICS_PORT" not in env(container)
+    assert [p["name"] for p in container["ports"]] == ["http"]
+    assert [p["name"] for p in rendered.get("Service", "-api")["spec"]["ports"]] == ["http"]
+    endpoint = rendered.get("ServiceMonitor", "-api")["spec"]["endpoints"]
+    assert [(e["port"], e["path"]) for e in endpoint] == [("http", "/metrics")]
+    assert ":8080/metrics" in rendered.notes
+
+
+def test_api_metrics_port_moves_the_scrape_off_the_api_port() -> None:
+    values = load_values(CHART / "ci" / "monitoring-values.yaml")
+    values["api"] = {**values.get("api", {}), "metrics": {"port": 9464}}
+    validate_schema(values)
+    rendered = render(values, monitoring=True)
+    deployment = rendered.get("Deployment", "-api")
+    container = containers(deployment)["api"]
+    assert env(container)["QWEN_TTS_METRICS_PORT"] == "9464"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": 8080, "metrics": 9464}
+    # The probes stay on the API port.
+    assert container["readinessProbe"]["httpGet"]["port"] == "http"
+    service = rendered.get("Service", "-api")
+    assert {"port": 9464, "targetPort": "metrics", "protocol": "TCP", "name": "metrics"} in service["spec"]["ports"]
+    assert {"port": 8080, "targetPort": "http", "protocol": "TCP", "name": "http"} in service["spec"]["ports"]
+    monitor = rendered.get("ServiceMonitor", "-api")
+    assert [(e["port"], e["path"]) for e in monitor["spec"]["endpoints"]] == [("metrics", "/metrics")]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    # Triton's monitor is unchanged.
+    assert rendered.get("ServiceMonitor", "-triton")["spec"]["endpoints"][0]["port"] == "metrics"
+    # An Ingress in front of the API routes to the http port only.
+    with_ingress = render({"api": {"metrics": {"port": 9464}, "ingress": {"enabled": True}}})
+    backends = {
+        p["backend"]["service"]["port"].get("number", p["backend"]["service"]["port"].get("name"))
+        for rule in with_ingress.get("Ingress")["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    }
+    assert backends and 9464 not in backends and "metrics" not in backends
+    assert ":9464" in rendered.notes and "/health/live and /metrics" not in rendered.notes
+    for obj in (deployment, service):
+        for version in K8S_VERSIONS:
+            k8s_validate(obj, version)
+    crd_validate(monitor)
+
+
+def test_api_metrics_port_only_through_its_value() -> None:
+    import helm_python as helm
+
+    with pytest.raises(helm.HelmError, match=r"api\.metrics\.port"):
+        render({"api": {"env": {"QWEN_TTS_METRICS_PORT": "9464"}}})
+    with pytest.raises(helm.HelmError, match=r"api\.metrics\.port"):
+        render({"api": {"metrics": {"port": 8080}}})
 
 
 def alert_names(rendered: Rendered) -> set[str]:
