@@ -62,6 +62,10 @@ class EngineConfig:
     """Rows decoded together at most; further requests wait for a row to finish."""
     stream_chunk_frames: int = 8
     """Codec frames (80 ms each) per streamed audio chunk."""
+    max_frames_per_text_token: int = 25
+    """Continuous engine: a row stops after 100 + this many frames per token of its text, even
+    before max_new_tokens (real models sometimes never sample EOS and would speak noise up to the
+    limit). 25 frames (2 s) per token is several times any real speech rate; 0 turns it off."""
 
 
 ENGINES = ("continuous", "grouped")
@@ -129,6 +133,7 @@ def parse_engine_config(model_config_json: str, env: Mapping[str, str] | None = 
         raise ConfigError(f"model {name}: engine {engine!r} is not one of {', '.join(ENGINES)}")
     rows = env.get("QWEN_TTS_MAX_BATCH_ROWS") or params.get("max_batch_rows") or "32"
     chunk = env.get("QWEN_TTS_STREAM_CHUNK_FRAMES") or params.get("stream_chunk_frames") or "8"
+    per_token = env.get("QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN") or params.get("max_frames_per_text_token") or "25"
     return EngineConfig(
         model_name=name,
         variant=variant,
@@ -140,4 +145,5 @@ def parse_engine_config(model_config_json: str, env: Mapping[str, str] | None = 
         engine=engine,
         max_batch_rows=_positive_int(name, "max_batch_rows", rows, 1, 1024),
         stream_chunk_frames=_positive_int(name, "stream_chunk_frames", chunk, 1, 1000),
+        max_frames_per_text_token=_positive_int(name, "max_frames_per_text_token", per_token, 0, 1000),
     )

@@ -13,4 +13,9 @@ def build_runner(engine: Engine, config: EngineConfig) -> LoopRunner:
         return GroupedRunner(engine, config.max_batch_rows)
     from tts_engine.step_runner import StepRunner  # torch-heavy: imported only when used
 
-    return StepRunner(engine, max_rows=config.max_batch_rows, chunk_frames=config.stream_chunk_frames)
+    return StepRunner(
+        engine,
+        max_rows=config.max_batch_rows,
+        chunk_frames=config.stream_chunk_frames,
+        frames_per_text_token=config.max_frames_per_text_token,
+    )

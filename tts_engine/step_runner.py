@@ -32,6 +32,9 @@ from tts_engine.step_sampling import RowSampling, sample
 
 log = logging.getLogger(__name__)
 
+TEXT_BOUND_FLOOR_FRAMES = 100
+"""Frames (8 s) every row may produce whatever its text's length."""
+
 CANCEL_CHECK_STEPS = 8
 """Steps between cancellation checks (each is a call into Triton's stub)."""
 
@@ -72,8 +75,9 @@ def row_settings(merged: dict[str, Any]) -> tuple[RowSampling, RowSampling, int]
 
 
 class StepRunner(LoopRunner):
-    def __init__(self, engine: Engine, *, max_rows: int, chunk_frames: int) -> None:
+    def __init__(self, engine: Engine, *, max_rows: int, chunk_frames: int, frames_per_text_token: int = 0) -> None:
         self._engine = engine
+        self._frames_per_token = frames_per_text_token
         self._tts: Any = engine.model
         self._ops = TalkerOps(self._tts)
         self._max_rows = max_rows
@@ -132,6 +136,7 @@ class StepRunner(LoopRunner):
         prefix = build_prefix(self._tts, self._engine.variant, request, self._prompt_item(request))
         merged = self._tts._merge_generate_kwargs(**request.sampling.generate_kwargs())
         talker, predictor, max_new = row_settings(merged)
+        max_new = min(max_new, self._text_bound(request.text))
         seed = request.sampling.seed if request.sampling.seed is not None else random.getrandbits(63)
         generator = torch.Generator(device=self._ops.device).manual_seed(seed)
         cache, hidden, logits = self._ops.prefill(prefix.embeds)
@@ -143,6 +148,13 @@ class StepRunner(LoopRunner):
         seen[first] = True
         self._cache.add(cache)
         return Row(submission, prefix, talker, predictor, max_new, generator, seen, hidden, first)
+
+    def _text_bound(self, text: str) -> int:
+        """Tokens a row may sample given its text (see EngineConfig.max_frames_per_text_token)."""
+        if not self._frames_per_token:
+            return 2**31
+        tokens = int(self._tts.processor(text=text, return_tensors="pt")["input_ids"].shape[-1])
+        return TEXT_BOUND_FLOOR_FRAMES + self._frames_per_token * tokens
 
     def _prompt_item(self, request: SynthesisRequest) -> Any:
         if self._engine.variant is not Variant.VOICE_CLONE:

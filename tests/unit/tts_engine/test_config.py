@@ -51,3 +51,33 @@ def test_weights_resolution_order(tmp_path: Path):
 def test_model_names():
     assert triton_model_name("1.7B", Variant.CUSTOM_VOICE) == "custom_voice_1_7b"
     assert triton_model_name("0.6B", "voice_clone") == "voice_clone_0_6b"
+
+
+def test_engine_settings_from_parameters_then_environment():
+    base = {"variant": "custom_voice", "model_size": "1.7B"}
+    cfg = parse_engine_config(config_json(**base), env={})
+    assert (cfg.engine, cfg.max_batch_rows, cfg.stream_chunk_frames, cfg.max_frames_per_text_token) == (
+        "continuous",
+        32,
+        8,
+        25,
+    )
+    cfg = parse_engine_config(
+        config_json(**base, engine="grouped", max_batch_rows="8", max_frames_per_text_token="40"),
+        env={"QWEN_TTS_MAX_BATCH_ROWS": "64", "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN": "0"},
+    )
+    assert (cfg.engine, cfg.max_batch_rows, cfg.max_frames_per_text_token) == ("grouped", 64, 0)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"QWEN_TTS_ENGINE": "turbo"},
+        {"QWEN_TTS_MAX_BATCH_ROWS": "0"},
+        {"QWEN_TTS_STREAM_CHUNK_FRAMES": "many"},
+        {"QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN": "-1"},
+    ],
+)
+def test_bad_engine_settings_refuse_to_load(env):
+    with pytest.raises(ConfigError):
+        parse_engine_config(config_json(variant="custom_voice", model_size="1.7B"), env=env)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from tts_engine import step_runner
 from tts_engine.clone_prompt import ClonePrompt
 from tts_engine.config import Variant
 from tts_engine.engine import Engine
@@ -308,3 +309,17 @@ def test_the_cache_grows_for_a_long_row_and_shrinks_when_the_batch_empties(custo
     runner.flush()
     assert isinstance(got.final[0], np.ndarray)
     assert runner._cache.capacity == INITIAL_CACHE_TOKENS
+
+
+def test_a_row_stops_at_its_texts_bound_before_max_new_tokens(custom: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(step_runner, "TEXT_BOUND_FLOOR_FRAMES", 2)
+    text = TEXTS[1]
+    tokens = int(custom.model.processor(text=text, return_tensors="pt")["input_ids"].shape[-1])
+    runner = StepRunner(custom, max_rows=2, chunk_frames=4, frames_per_text_token=1)
+    got = Collector()
+    runner.admit([Submission(custom_request(text, seed=5, max_new_tokens=300), got.sink(0))])  # 136 frames unbounded
+    while runner.busy():
+        runner.step()
+    runner.flush()
+    frames = np.asarray(got.final[0]).size // 1920
+    assert 1 <= frames <= 2 + tokens - 1  # bound: floor + 1 frame per token (sampled tokens, frames one fewer)
