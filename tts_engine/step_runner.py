@@ -9,6 +9,7 @@ rows get an audio chunk every `chunk_frames` frames, decoded with left context.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ CANCEL_CHECK_STEPS = 8
 
 @dataclass
 class Row:
+    serial: int
+    """Unique for the runner's life: keys the row's noise drawn ahead (an id() could be reused by
+    a row admitted after another one was freed, and take the dead row's noise)."""
     submission: Submission
     prefix: Prefix
     talker: RowSampling
@@ -85,6 +89,7 @@ class StepRunner(LoopRunner):
         self._cache = self._ops.new_cache(max_rows)
         self._rows: list[Row] = []
         self._steps = 0
+        self._serials = itertools.count()
         on_cpu = self._ops.device.type == "cpu"
         self._noise = NoiseSource(
             groups=self._ops.groups,
@@ -147,7 +152,8 @@ class StepRunner(LoopRunner):
         first = int(sample(scores, [talker], noise)[0])
         seen[first] = True
         self._cache.add(cache)
-        return Row(submission, prefix, talker, predictor, max_new, generator, seen, hidden, first)
+        serial = next(self._serials)
+        return Row(serial, submission, prefix, talker, predictor, max_new, generator, seen, hidden, first)
 
     def _text_bound(self, text: str) -> int:
         """Tokens a row may sample given its text (see EngineConfig.max_frames_per_text_token)."""
@@ -246,7 +252,7 @@ class StepRunner(LoopRunner):
 
 
 def _noise_row(row: Row) -> NoiseRow:
-    return NoiseRow(id(row), row.predictor, row.talker, row.generator)
+    return NoiseRow(row.serial, row.predictor, row.talker, row.generator)
 
 
 def _text_at(row: Row) -> torch.Tensor:

@@ -163,6 +163,28 @@ def test_a_row_does_not_depend_on_its_neighbours_or_when_it_joined(custom: Engin
     same(got.final[1], alone)
 
 
+def test_a_row_taking_a_freed_place_is_still_independent(custom: Engine) -> None:
+    """Rows leave after their noise for the next step was drawn; whoever takes their place must
+    never get it (the runner keys noise by row serial, not by an object id that may be reused)."""
+    target = custom_request(TEXTS[0], seed=21, max_new_tokens=12)
+    (alone,), (alone_codes,) = codes_of(custom.model, lambda: run(custom, [target]))
+    for _ in range(3):
+        runner = StepRunner(custom, max_rows=2, chunk_frames=4)
+        got = Collector()
+        with CodeRecorder(custom.model) as recorder:
+            runner.admit([Submission(custom_request(TEXTS[1], seed=2, max_new_tokens=3), got.sink(0))])
+            runner.admit([Submission(custom_request(TEXTS[2], seed=3, max_new_tokens=30), got.sink(1))])
+            while runner.capacity() == 0:
+                runner.step()
+            runner.admit([Submission(target, got.sink(2))])
+            while runner.busy():
+                runner.step()
+            runner.flush()
+        runner.close()
+        assert any(torch.equal(c, alone_codes) for c in recorder.codes)
+        same(got.final[2], alone)
+
+
 def test_rows_leave_at_their_own_limit_and_free_their_place(custom: Engine) -> None:
     runner = StepRunner(custom, max_rows=2, chunk_frames=4)
     got = Collector()
