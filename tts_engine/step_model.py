@@ -48,8 +48,7 @@ class TalkerOps:
         )
         # No padding in the code predictor: no mask to build (SDPA applies causality itself), as
         # HF's own mask helper concludes for unpadded input; skipping it saves time every group.
-        sliding = getattr(self.predictor.model, "has_sliding_layers", False)
-        self._predictor_masks: dict[str, None] | None = None if sliding else {"full_attention": None}
+        self._predictor_sliding = bool(getattr(self.predictor.model, "has_sliding_layers", False))
         self._rope_cache: dict[tuple[int, torch.dtype], tuple[torch.Tensor, Any]] = {}
         if getattr(model_config, "sliding_window", None) and getattr(model_config, "use_sliding_window", False):
             raise ValueError("the step engine does not implement sliding-window attention in the talker")
@@ -107,7 +106,7 @@ class TalkerOps:
         (0-1, then 2, 3, ...), so their rotary embeddings are computed once and reused.
         """
         model = self.predictor.model
-        if self._predictor_masks is None:  # sliding-window layers: the model's own forward
+        if self._predictor_sliding:  # sliding-window layers need their mask: the model's own forward
             out = model(inputs_embeds=inputs, past_key_values=cache, use_cache=True)
             return out.last_hidden_state
         positions, rope = self._predictor_rope(inputs, group)

@@ -90,15 +90,14 @@ class StepRunner(LoopRunner):
         self._rows: list[Row] = []
         self._steps = 0
         self._serials = itertools.count()
-        on_cpu = self._ops.device.type == "cpu"
+        self._cpu = self._ops.device.type == "cpu"
         self._noise = NoiseSource(
             groups=self._ops.groups,
             predictor_vocab=self._ops.predictor_vocab,
             talker_vocab=self._ops.vocab,
             device=self._ops.device,
-            ahead=on_cpu,
+            ahead=self._cpu,
         )
-        self._cpu = on_cpu
         self._loop_threads_set = False
         self._codec = CodecWorker(self._tts)
 
@@ -130,7 +129,7 @@ class StepRunner(LoopRunner):
             except Exception as exc:
                 log.warning("request could not start: %s", exc)
                 submission.sink.finish(
-                    exc if _is_client_error(exc) else RuntimeError(f"generation failed: {type(exc).__name__}")
+                    exc if isinstance(exc, RequestError) else RuntimeError(f"generation failed: {type(exc).__name__}")
                 )
                 continue
             self._rows.append(row)
@@ -259,7 +258,3 @@ def _text_at(row: Row) -> torch.Tensor:
     step = len(row.frames)
     trailing = row.prefix.trailing_text
     return trailing[step] if step < trailing.shape[0] else row.prefix.pad
-
-
-def _is_client_error(exc: Exception) -> bool:
-    return isinstance(exc, RequestError)

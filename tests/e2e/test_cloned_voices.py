@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import base64
 import io
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -19,7 +16,7 @@ import soundfile as sf
 from sqlalchemy import create_engine, text
 
 from api.audio.decode import decode_audio
-from tests.e2e.servers import StoreApi, run_api
+from tests.e2e.servers import StoreApi, audio_host, run_api
 
 pytestmark = pytest.mark.e2e
 FAST = {"max_new_tokens": 12}
@@ -32,29 +29,6 @@ def reference_wav(seconds: float = 2.0, rate: int = 16000) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, signal.astype(np.float32), rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
-
-
-@contextmanager
-def audio_host(files: dict[str, bytes]) -> Iterator[str]:
-    """A local HTTP server standing in for the caller's audio host; `files` may change while it runs."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = files.get(self.path)
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ import base64
 import io
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import numpy as np
@@ -17,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from api.audio.decode import decode_audio
+from tests.e2e.servers import audio_host
 
 pytestmark = pytest.mark.e2e
 FAST = {"max_new_tokens": 20}
@@ -37,22 +36,8 @@ def reference_wav(seconds: float = 3.0, rate: int = 16000) -> bytes:
 def audio_server() -> Iterator[str]:
     """A local HTTP server standing in for the caller's audio host."""
     files = {"/voice.wav": reference_wav(), "/garbage.wav": b"this is not audio at all" * 100}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = files.get(self.path)
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with audio_host(files) as url:
+        yield url
 
 
 def check_audio(body: dict, fmt: str) -> None:
