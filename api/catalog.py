@@ -6,33 +6,8 @@ Triton model validates again against the loaded checkpoint (whose lists are the 
 
 from __future__ import annotations
 
-from tts_engine.config import HUB_IDS, SIZES, Variant, triton_model_name
-
-SPEAKERS: dict[str, dict[str, str]] = {
-    "Vivian": {"gender": "Female", "language": "Chinese", "style": "Bright, slightly edgy young voice"},
-    "Serena": {"gender": "Female", "language": "Chinese", "style": "Warm, gentle young voice"},
-    "Uncle_Fu": {"gender": "Male", "language": "Chinese", "style": "Seasoned, low and mellow"},
-    "Dylan": {"gender": "Male", "language": "Chinese (Beijing dialect)", "style": "Youthful Beijing voice"},
-    "Eric": {"gender": "Male", "language": "Chinese (Sichuan dialect)", "style": "Lively Chengdu voice"},
-    "Ryan": {"gender": "Male", "language": "English", "style": "Dynamic, strong rhythmic drive"},
-    "Aiden": {"gender": "Male", "language": "English", "style": "Sunny American voice"},
-    "Ono_Anna": {"gender": "Female", "language": "Japanese", "style": "Playful, nimble"},
-    "Sohee": {"gender": "Female", "language": "Korean", "style": "Warm, rich emotion"},
-}
-
-LANGUAGES = [
-    "Auto",
-    "Chinese",
-    "English",
-    "Japanese",
-    "Korean",
-    "German",
-    "French",
-    "Russian",
-    "Portuguese",
-    "Spanish",
-    "Italian",
-]
+from tts_contract.models import HUB_IDS, SIZES, Variant, triton_model_name
+from tts_contract.voices import LANGUAGES, SPEAKERS
 
 _SPEAKERS_BY_KEY = {name.lower(): name for name in SPEAKERS}
 _LANGUAGES_BY_KEY = {name.lower(): name for name in LANGUAGES}
@@ -59,4 +34,4 @@ def available_models() -> dict[str, dict[str, str]]:
     return {size: models for size, models in sorted(out.items(), reverse=True)}
 
 
-__all__ = ["HUB_IDS", "SIZES", "Variant", "triton_model_name"]
+__all__ = ["HUB_IDS", "LANGUAGES", "SIZES", "SPEAKERS", "Variant", "triton_model_name"]

@@ -8,6 +8,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tts_contract import limits
+
+_MAX_FRAMES = int(limits.MAX_NEW_TOKENS.high)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QWEN_TTS_", env_file=None, extra="ignore")
@@ -50,13 +54,13 @@ class Settings(BaseSettings):
     the keys in the database when auth_enabled: it sees every voice and job. At least 32 characters
     (`openssl rand -hex 32`). Unset: only database keys."""
 
-    max_text_chars: int = Field(default=5000, ge=1)
-    """Longest accepted `text`, in characters (the contract's limit is about 4096 tokens)."""
+    max_text_chars: int = Field(default=limits.MAX_TEXT_CHARS, ge=1, le=limits.MAX_TEXT_CHARS)
+    """Longest accepted `text`, in characters; at most the wire contract's limit of one row."""
 
-    max_new_tokens_limit: int = Field(default=4096, ge=2, le=4096)
+    max_new_tokens_limit: int = Field(default=_MAX_FRAMES, ge=2, le=_MAX_FRAMES)
     """Largest accepted `max_new_tokens` (codec frames, 80 ms each)."""
 
-    default_max_new_tokens: int = Field(default=2048, ge=2, le=4096)
+    default_max_new_tokens: int = Field(default=2048, ge=2, le=_MAX_FRAMES)
     """`max_new_tokens` when a request gives none: bounds a row that never emits EOS (about 164 s)."""
 
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)

@@ -1,63 +1,24 @@
 #!/usr/bin/env python3
 """Write model_repository/: one Triton model per Qwen3-TTS variant and size, plus engine_info.
 
-The folders are generated so that the five TTS models cannot drift apart; the result is committed
-and a unit test checks it is up to date. Run after changing this file:
+The folders are generated from the wire contract (`tts_contract`) so that the five TTS models, the
+API and the engine cannot drift apart; the result is committed and a unit test checks it is up to
+date. Run after changing the contract or the engine's settings defaults:
     python scripts/gen_model_repository.py
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from tts_contract.models import HUB_IDS, INFO_MODEL, triton_model_name
+from tts_contract.pbtxt import INFO_CONFIG, tts_config
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from tts_engine.config import HUB_IDS, Variant, triton_model_name  # noqa: E402
-
-# How many requests one execute() call may receive, not how many rows decode together: execute()
-# only parses and hands each request to the model's generation loop, which admits them into its
-# running batch (up to the `max_batch_rows` parameter) at the next decoding step.
-MAX_BATCH_SIZE = 32
-# The loop batches continuously: a request arriving mid-generation joins at the next step, so
-# holding it in Triton's queue to fill an execute() call gains nothing and adds latency. A few ms
-# still gathers a burst of simultaneous arrivals into one execute() call (one admission).
-MAX_QUEUE_DELAY_US = 2_000
 # Engine settings (tts_engine/config.py; QWEN_TTS_ENGINE, QWEN_TTS_MAX_BATCH_ROWS and
 # QWEN_TTS_STREAM_CHUNK_FRAMES override them at run time).
 ENGINE_PARAMS = {"engine": "continuous", "max_batch_rows": "32", "stream_chunk_frames": "8"}
-
-SAMPLING_INPUTS = [
-    ("TEMPERATURE", "TYPE_FP32"),
-    ("TOP_K", "TYPE_INT32"),
-    ("TOP_P", "TYPE_FP32"),
-    ("REPETITION_PENALTY", "TYPE_FP32"),
-    ("MAX_NEW_TOKENS", "TYPE_INT32"),
-    # Seeds the row's own random stream: the same seed gives the same audio whatever shares the batch.
-    ("SEED", "TYPE_INT64"),
-]
-# STREAM true: audio chunks are sent as frames are decoded, then a final response (decoupled model).
-STREAM_INPUT = ("STREAM", "TYPE_BOOL", "1", True)
-VARIANT_INPUTS: dict[Variant, list[tuple[str, str, str]]] = {
-    Variant.CUSTOM_VOICE: [("SPEAKER", "TYPE_STRING", "1"), ("INSTRUCT", "TYPE_STRING", "1")],
-    Variant.VOICE_DESIGN: [("INSTRUCT", "TYPE_STRING", "1")],
-    Variant.VOICE_CLONE: [
-        ("REF_AUDIO", "TYPE_FP32", "-1"),
-        ("REF_SAMPLE_RATE", "TYPE_INT32", "1"),
-        ("REF_TEXT", "TYPE_STRING", "1"),
-        ("X_VECTOR_ONLY", "TYPE_BOOL", "1"),
-        # Persistent cloned voices: PROMPT_ONLY answers with the prompt built from the reference;
-        # a stored prompt (REF_CODE [1, frames, G], absent in x-vector-only mode, and
-        # REF_SPK_EMBEDDING [1, D]) replaces REF_AUDIO so the reference is never encoded again.
-        ("PROMPT_ONLY", "TYPE_BOOL", "1"),
-        ("REF_CODE", "TYPE_INT64", "-1, -1"),
-        ("REF_SPK_EMBEDDING", "TYPE_FP32", "-1"),
-    ],
-}
-AUDIO_OUTPUTS = [("AUDIO", "TYPE_FP32", "-1"), ("SAMPLE_RATE", "TYPE_INT32", "1")]
-# A prompt-only response carries these instead of the audio; clients request the outputs they need.
-PROMPT_OUTPUTS = [("REF_CODE", "TYPE_INT64", "-1, -1"), ("REF_SPK_EMBEDDING", "TYPE_FP32", "-1")]
 
 MODEL_PY = '''"""Triton entry point of one Qwen3-TTS model (generated): the logic lives in tts_engine."""
 
@@ -67,96 +28,15 @@ __all__ = ["TritonPythonModel"]
 '''
 
 
-def _input(name: str, dtype: str, dims: str, optional: bool) -> str:
-    ragged = "\n    allow_ragged_batch: true" if "-1" in dims else ""
-    opt = "\n    optional: true" if optional else ""
-    return f'  {{\n    name: "{name}"\n    data_type: {dtype}\n    dims: [ {dims} ]{opt}{ragged}\n  }}'
-
-
-def _output(name: str, dtype: str, dims: str) -> str:
-    return f'  {{\n    name: "{name}"\n    data_type: {dtype}\n    dims: [ {dims} ]\n  }}'
-
-
-def tts_config(size: str, variant: Variant) -> str:
-    # A voice clone PROMPT_ONLY request has no TEXT: the engine requires it for every other request.
-    text_optional = variant is Variant.VOICE_CLONE
-    inputs = [("TEXT", "TYPE_STRING", "1", text_optional), ("LANGUAGE", "TYPE_STRING", "1", True)]
-    inputs += [(n, t, d, True) for n, t, d in VARIANT_INPUTS[variant]]
-    inputs += [(n, t, "1", True) for n, t in SAMPLING_INPUTS]
-    inputs.append(STREAM_INPUT)
-    params = {"variant": variant.value, "model_size": size, "hub_id": HUB_IDS[(size, variant)], **ENGINE_PARAMS}
-    param_text = "\n".join(
-        f'parameters {{\n  key: "{k}"\n  value: {{ string_value: "{v}" }}\n}}' for k, v in params.items()
-    )
-    input_text = ",\n".join(_input(*spec) for spec in inputs)
-    outputs = AUDIO_OUTPUTS + (PROMPT_OUTPUTS if variant is Variant.VOICE_CLONE else [])
-    output_text = ",\n".join(_output(*spec) for spec in outputs)
-    return f"""# Generated by scripts/gen_model_repository.py: edit that script, not this file.
-name: "{triton_model_name(size, variant)}"
-backend: "python"
-max_batch_size: {MAX_BATCH_SIZE}
-dynamic_batching {{
-  max_queue_delay_microseconds: {MAX_QUEUE_DELAY_US}
-}}
-# Decoupled: execute() returns at once; a background generation loop answers each request with
-# its audio chunks (STREAM true) and one final response. Clients call it over gRPC streaming.
-model_transaction_policy {{
-  decoupled: true
-}}
-input [
-{input_text}
-]
-output [
-{output_text}
-]
-# KIND_CPU places the Python stub; the engine itself picks cuda when present (QWEN_TTS_DEVICE).
-instance_group [
-  {{
-    count: 1
-    kind: KIND_CPU
-  }}
-]
-{param_text}
-"""
-
-
-INFO_CONFIG = """# Generated by scripts/gen_model_repository.py: edit that script, not this file.
-# Reports the GPU and where each TTS model's weights come from, for the API's /health and /models.
-name: "engine_info"
-backend: "python"
-max_batch_size: 0
-input [
-  {
-    name: "QUERY"
-    data_type: TYPE_STRING
-    dims: [ 1 ]
-  }
-]
-output [
-  {
-    name: "INFO"
-    data_type: TYPE_STRING
-    dims: [ 1 ]
-  }
-]
-instance_group [
-  {
-    count: 1
-    kind: KIND_CPU
-  }
-]
-"""
-
-
 def render() -> dict[str, str]:
     """Relative path -> file content for the whole repository."""
     files: dict[str, str] = {}
     for size, variant in HUB_IDS:
         name = triton_model_name(size, variant)
-        files[f"{name}/config.pbtxt"] = tts_config(size, variant)
+        files[f"{name}/config.pbtxt"] = tts_config(size, variant, ENGINE_PARAMS)
         files[f"{name}/1/model.py"] = MODEL_PY.format(module="triton_model")
-    files["engine_info/config.pbtxt"] = INFO_CONFIG
-    files["engine_info/1/model.py"] = MODEL_PY.format(module="info_model")
+    files[f"{INFO_MODEL}/config.pbtxt"] = INFO_CONFIG
+    files[f"{INFO_MODEL}/1/model.py"] = MODEL_PY.format(module="info_model")
     return files
 
 

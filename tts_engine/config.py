@@ -11,35 +11,16 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
+
+from tts_contract.models import HUB_IDS, SIZES, Variant, triton_model_name
 
 
 class ConfigError(ValueError):
     """The model's configuration is invalid: the model must not load."""
 
 
-class Variant(StrEnum):
-    CUSTOM_VOICE = "custom_voice"
-    VOICE_DESIGN = "voice_design"
-    VOICE_CLONE = "voice_clone"
-
-
-SIZES = ("0.6B", "1.7B")
-
-# The upstream checkpoints (the ids the contract's GET /models lists). 0.6B has no VoiceDesign.
-HUB_IDS: dict[tuple[str, Variant], str] = {
-    ("1.7B", Variant.CUSTOM_VOICE): "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice",
-    ("1.7B", Variant.VOICE_DESIGN): "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign",
-    ("1.7B", Variant.VOICE_CLONE): "Qwen/Qwen3-TTS-12Hz-1.7B-Base",
-    ("0.6B", Variant.CUSTOM_VOICE): "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice",
-    ("0.6B", Variant.VOICE_CLONE): "Qwen/Qwen3-TTS-12Hz-0.6B-Base",
-}
-
-
-def triton_model_name(size: str, variant: Variant | str) -> str:
-    """`custom_voice_1_7b`: the Triton model name of one variant and size."""
-    return f"{Variant(variant).value}_{size.lower().replace('.', '_')}"
+__all__ = ["HUB_IDS", "SIZES", "ConfigError", "EngineConfig", "Variant", "parse_engine_config", "triton_model_name"]
 
 
 @dataclass(frozen=True)

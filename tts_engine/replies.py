@@ -10,16 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tts_contract.errors import ErrorKind, encode_error
 from tts_engine.clone_prompt import ClonePrompt, prompt_outputs
 from tts_engine.errors import RequestError
 from tts_engine.generation_loop import Outcome
-from tts_engine.reference_audio import MODEL_SAMPLE_RATE
 from tts_engine.requests import audio_outputs
-
-INVALID_PREFIX = "[INVALID_ARG] "
-"""Starts the message of an error the request caused. An error inside a gRPC stream reaches the
-client as a message without Triton's status code: the prefix is how the API tells a bad request
-(422) from a failure (502). api/inference/client.py reads the same prefix."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +22,8 @@ class Reply:
     final: bool
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     error: str | None = None
+    """The contract's structured error (`tts_contract.errors`): an error inside a gRPC stream
+    reaches the client as a bare message, without Triton's status code."""
     invalid: bool = False
     """An error caused by the request itself (Triton's INVALID_ARG); otherwise INTERNAL."""
 
@@ -38,10 +35,11 @@ def reply(outcome: Outcome, *, final: bool, num_code_groups: int) -> Reply:
     if isinstance(outcome, Exception):
         message = str(outcome) or type(outcome).__name__
         invalid = isinstance(outcome, RequestError)
-        return Reply(final=final, error=f"{INVALID_PREFIX}{message}" if invalid else message, invalid=invalid)
+        kind = ErrorKind.INVALID_ARGUMENT if invalid else ErrorKind.INTERNAL
+        return Reply(final=final, error=encode_error(kind, message), invalid=invalid)
     if isinstance(outcome, ClonePrompt):
         return Reply(final=final, outputs=prompt_outputs(outcome, num_code_groups))
-    return Reply(final=final, outputs=audio_outputs(outcome, MODEL_SAMPLE_RATE))
+    return Reply(final=final, outputs=audio_outputs(outcome))
 
 
 def owned(array: np.ndarray | None) -> np.ndarray | None:

@@ -13,31 +13,21 @@ from typing import Any
 
 import numpy as np
 
+from tts_contract import limits
+from tts_contract.models import SAMPLE_RATE, Variant
+from tts_contract.sampling import SamplingFields
+from tts_contract.wire import WireError, output, unpack
 from tts_engine.clone_prompt import ClonePrompt, parse_prompt
-from tts_engine.config import Variant
 from tts_engine.errors import RequestError
 
-MAX_TEXT_CHARS = 20_000
-# Generation limit in codec frames (80 ms each): 4096 frames is about 5.5 minutes of audio.
-MAX_NEW_TOKENS_LIMIT = 4096
+Inputs = Mapping[str, Any]
+"""A request's values by contract field name (`tts_contract.wire.unpack`): absent inputs are missing."""
 
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """Sampling settings of one request. None means the checkpoint's own default.
-
-    Hashable: requests with equal settings can share one `generate_*` call.
-    """
-
-    temperature: float | None = None
-    top_k: int | None = None
-    top_p: float | None = None
-    repetition_penalty: float | None = None
-    max_new_tokens: int | None = None
-    seed: int | None = None
-    """Seeds this row's own random stream: the same seed, the same audio, whoever shares the batch
-    (the grouped engine generates a seeded row alone, after torch.manual_seed). None: a fresh
-    random seed."""
+@dataclass(frozen=True, kw_only=True)
+class SamplingParams(SamplingFields):
+    """Sampling settings of one request (the contract's fields). Hashable: requests with equal
+    settings can share one `generate_*` call; the grouped engine generates a seeded row alone,
+    after torch.manual_seed."""
 
     def generate_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -71,75 +61,75 @@ class SynthesisRequest:
     """Voice clone: a stored prompt sent back by the client instead of reference audio."""
 
 
-def _first(array: np.ndarray | None) -> Any:
-    if array is None:
-        return None
-    flat = np.asarray(array).reshape(-1)
-    return flat[0] if flat.size else None
+def read_inputs(arrays: Mapping[str, np.ndarray | None]) -> Inputs:
+    """A request's tensors as values (the contract's wire format); a malformed tensor is the request's error."""
+    try:
+        return unpack(arrays)
+    except WireError as exc:
+        raise RequestError(str(exc)) from exc
 
 
-def _text(inputs: Mapping[str, np.ndarray | None], name: str) -> str | None:
-    value = _first(inputs.get(name))
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise RequestError(f"{name} is not valid UTF-8") from exc
-    return str(value)
-
-
-def _number(inputs: Mapping[str, np.ndarray | None], name: str, low: float, high: float) -> float | None:
-    value = _first(inputs.get(name))
+def _number(inputs: Inputs, field: str, bounds: limits.Range) -> float | None:
+    value = inputs.get(field)
     if value is None:
         return None
     number = float(value)
-    if not math.isfinite(number) or not low <= number <= high:
-        raise RequestError(f"{name} must be between {low} and {high}, got {number}")
+    if not math.isfinite(number) or number not in bounds:
+        raise RequestError(f"{field.upper()} must be between {bounds.low} and {bounds.high}, got {number}")
     return number
 
 
-def parse_sampling(inputs: Mapping[str, np.ndarray | None]) -> SamplingParams:
-    top_k = _number(inputs, "TOP_K", 0, 10_000)
-    max_new = _number(inputs, "MAX_NEW_TOKENS", 2, MAX_NEW_TOKENS_LIMIT)  # qwen-tts needs >= 2 (min_new_tokens)
+def _integer(inputs: Inputs, field: str, bounds: limits.Range) -> int | None:
+    number = _number(inputs, field, bounds)
+    return None if number is None else int(inputs[field])
+
+
+def parse_sampling(inputs: Inputs) -> SamplingParams:
     return SamplingParams(
-        temperature=_number(inputs, "TEMPERATURE", 0.0, 2.0),
-        top_k=None if top_k is None else int(top_k),
-        top_p=_number(inputs, "TOP_P", 0.0, 1.0),
-        repetition_penalty=_number(inputs, "REPETITION_PENALTY", 0.5, 2.0),
-        max_new_tokens=None if max_new is None else int(max_new),
+        temperature=_number(inputs, "temperature", limits.TEMPERATURE),
+        top_k=_integer(inputs, "top_k", limits.TOP_K),
+        top_p=_number(inputs, "top_p", limits.TOP_P),
+        repetition_penalty=_number(inputs, "repetition_penalty", limits.REPETITION_PENALTY),
+        max_new_tokens=_integer(inputs, "max_new_tokens", limits.MAX_NEW_TOKENS),
         seed=_seed(inputs),
     )
 
 
-def _seed(inputs: Mapping[str, np.ndarray | None]) -> int | None:
-    value = _first(inputs.get("SEED"))
+def _seed(inputs: Inputs) -> int | None:
+    value = inputs.get("seed")
     if value is None:
         return None
     seed = int(value)
-    if not 0 <= seed < 2**63:
-        raise RequestError(f"SEED must be between 0 and {2**63 - 1}, got {seed}")
+    if seed not in limits.SEED:
+        raise RequestError(f"SEED must be between 0 and {limits.SEED.high}, got {seed}")
     return seed
 
 
-def wants_stream(inputs: Mapping[str, np.ndarray | None]) -> bool:
-    """STREAM: send audio chunks as frames are decoded, then a final response."""
-    return bool(_first(inputs.get("STREAM")) or False)
+def wants_stream(arrays: Mapping[str, np.ndarray | None]) -> bool:
+    """STREAM: send audio chunks as frames are decoded, then a final response (a malformed STREAM
+    tensor is refused by `parse_request`; the refusal is then sent as one final response)."""
+    try:
+        return bool(read_inputs(arrays).get("stream", False))
+    except RequestError:
+        return False
 
 
-def _required_text(inputs: Mapping[str, np.ndarray | None], name: str) -> str:
-    value = _text(inputs, name)
-    if value is None or not value.strip():
-        raise RequestError(f"{name} is required and must not be empty")
-    if len(value) > MAX_TEXT_CHARS:
-        raise RequestError(f"{name} is longer than {MAX_TEXT_CHARS} characters")
+def _text(inputs: Inputs, field: str) -> str | None:
+    value = inputs.get(field)
+    if value is not None and len(value) > limits.MAX_TEXT_CHARS:
+        raise RequestError(f"{field.upper()} is longer than {limits.MAX_TEXT_CHARS} characters")
     return value
 
 
-def _reference(inputs: Mapping[str, np.ndarray | None]) -> tuple[np.ndarray, int]:
-    audio = inputs.get("REF_AUDIO")
-    rate = _first(inputs.get("REF_SAMPLE_RATE"))
+def _required_text(inputs: Inputs, field: str) -> str:
+    value = _text(inputs, field)
+    if value is None or not value.strip():
+        raise RequestError(f"{field.upper()} is required and must not be empty")
+    return value
+
+
+def _reference(inputs: Inputs) -> tuple[np.ndarray, int]:
+    audio, rate = inputs.get("ref_audio"), inputs.get("ref_sample_rate")
     if audio is None or rate is None:
         raise RequestError(
             "REF_AUDIO and REF_SAMPLE_RATE are required for voice cloning (or a stored prompt: REF_SPK_EMBEDDING)"
@@ -147,85 +137,88 @@ def _reference(inputs: Mapping[str, np.ndarray | None]) -> tuple[np.ndarray, int
     samples = np.asarray(audio, dtype=np.float32).reshape(-1)
     if samples.size == 0 or not np.all(np.isfinite(samples)):
         raise RequestError("REF_AUDIO must be non-empty and finite")
-    if not 8_000 <= int(rate) <= 192_000:
-        raise RequestError(f"REF_SAMPLE_RATE {int(rate)} is outside 8000..192000 Hz")
+    if int(rate) not in limits.REF_SAMPLE_RATE:
+        low, high = int(limits.REF_SAMPLE_RATE.low), int(limits.REF_SAMPLE_RATE.high)
+        raise RequestError(f"REF_SAMPLE_RATE {int(rate)} is outside {low}..{high} Hz")
     return samples, int(rate)
 
 
-def parse_request(inputs: Mapping[str, np.ndarray | None], variant: Variant) -> SynthesisRequest:
+def parse_request(arrays: Mapping[str, np.ndarray | None], variant: Variant) -> SynthesisRequest:
     """Validate one request's tensors for `variant`; raise RequestError naming the bad input."""
-    language = (_text(inputs, "LANGUAGE") or "Auto").strip() or "Auto"
+    return parse_values(read_inputs(arrays), variant)
+
+
+def parse_values(inputs: Inputs, variant: Variant) -> SynthesisRequest:
+    """Validate one request's values (`read_inputs`) for `variant`."""
+    language = (_text(inputs, "language") or "Auto").strip() or "Auto"
     sampling = parse_sampling(inputs)
     if variant is Variant.VOICE_CLONE:
         return _parse_clone(inputs, language, sampling)
-    text = _required_text(inputs, "TEXT")
+    text = _required_text(inputs, "text")
     if variant is Variant.CUSTOM_VOICE:
-        instruct = (_text(inputs, "INSTRUCT") or "").strip() or None
+        instruct = (_text(inputs, "instruct") or "").strip() or None
         return SynthesisRequest(
             text=text,
             language=language,
-            speaker=_required_text(inputs, "SPEAKER"),
+            speaker=_required_text(inputs, "speaker"),
             instruct=instruct,
             sampling=sampling,
         )
-    instruct = _required_text(inputs, "INSTRUCT")
+    instruct = _required_text(inputs, "instruct")
     return SynthesisRequest(text=text, language=language, instruct=instruct, sampling=sampling)
 
 
-def _flag(inputs: Mapping[str, np.ndarray | None], name: str) -> bool:
-    return bool(_first(inputs.get(name)) or False)
+def _flag(inputs: Inputs, field: str) -> bool:
+    return bool(inputs.get(field, False))
 
 
-def _stored_prompt(inputs: Mapping[str, np.ndarray | None], prompt_only: bool) -> ClonePrompt | None:
+def _stored_prompt(inputs: Inputs, prompt_only: bool) -> ClonePrompt | None:
     """The stored prompt a request sends back instead of reference audio, or None."""
-    code, embedding = inputs.get("REF_CODE"), inputs.get("REF_SPK_EMBEDDING")
+    code, embedding = inputs.get("ref_code"), inputs.get("ref_spk_embedding")
     if embedding is None:
         if code is not None:
             raise RequestError("REF_CODE needs REF_SPK_EMBEDDING: a stored prompt always carries its speaker embedding")
         return None
-    if inputs.get("REF_AUDIO") is not None:
+    if inputs.get("ref_audio") is not None:
         raise RequestError(
             "REF_AUDIO and REF_SPK_EMBEDDING are mutually exclusive: send reference audio or a stored prompt, not both"
         )
     if prompt_only:
         raise RequestError("PROMPT_ONLY builds a prompt from REF_AUDIO; it cannot take REF_SPK_EMBEDDING")
     prompt = parse_prompt(code, embedding)
-    if prompt.icl and _flag(inputs, "X_VECTOR_ONLY"):
+    if prompt.icl and _flag(inputs, "x_vector_only"):
         raise RequestError("X_VECTOR_ONLY is true but REF_CODE carries reference codes (an ICL prompt)")
     return prompt
 
 
-def _parse_clone(inputs: Mapping[str, np.ndarray | None], language: str, sampling: SamplingParams) -> SynthesisRequest:
+def _parse_clone(inputs: Inputs, language: str, sampling: SamplingParams) -> SynthesisRequest:
     """Voice clone: raw reference audio, or a stored prompt, or PROMPT_ONLY (build the prompt only)."""
-    prompt_only = _flag(inputs, "PROMPT_ONLY")
+    prompt_only = _flag(inputs, "prompt_only")
     stored = _stored_prompt(inputs, prompt_only)
-    text = "" if prompt_only else _required_text(inputs, "TEXT")
+    text = "" if prompt_only else _required_text(inputs, "text")
     if stored is not None:
         return SynthesisRequest(
             text=text,
             language=language,
-            ref_text=_required_text(inputs, "REF_TEXT") if stored.icl else None,
+            ref_text=_required_text(inputs, "ref_text") if stored.icl else None,
             x_vector_only=not stored.icl,
             prompt=stored,
             sampling=sampling,
         )
     samples, rate = _reference(inputs)
-    x_vector_only = _flag(inputs, "X_VECTOR_ONLY")
+    x_vector_only = _flag(inputs, "x_vector_only")
     return SynthesisRequest(
         text=text,
         language=language,
         ref_audio=samples,
         ref_sample_rate=rate,
-        ref_text=None if x_vector_only else _required_text(inputs, "REF_TEXT"),
+        ref_text=None if x_vector_only else _required_text(inputs, "ref_text"),
         x_vector_only=x_vector_only,
         prompt_only=prompt_only,
         sampling=sampling,
     )
 
 
-def audio_outputs(wav: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
+def audio_outputs(wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
     """One response's output tensors, with the leading batch dimension of 1."""
-    return {
-        "AUDIO": np.asarray(wav, dtype=np.float32).reshape(1, -1),
-        "SAMPLE_RATE": np.array([[sample_rate]], dtype=np.int32),
-    }
+    return {"AUDIO": output("AUDIO", wav), "SAMPLE_RATE": output("SAMPLE_RATE", sample_rate)}

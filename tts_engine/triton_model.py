@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from tts_contract.tensors import INPUTS
 from tts_engine.config import parse_engine_config
 from tts_engine.engine import Engine
 from tts_engine.engine_metrics import EngineMetrics
@@ -28,26 +29,7 @@ from tts_engine.runners import build_runner
 
 log = logging.getLogger("tts_engine")
 
-INPUT_NAMES = (
-    "TEXT",
-    "LANGUAGE",
-    "SPEAKER",
-    "INSTRUCT",
-    "REF_AUDIO",
-    "REF_SAMPLE_RATE",
-    "REF_TEXT",
-    "X_VECTOR_ONLY",
-    "PROMPT_ONLY",
-    "REF_CODE",
-    "REF_SPK_EMBEDDING",
-    "TEMPERATURE",
-    "TOP_K",
-    "TOP_P",
-    "REPETITION_PENALTY",
-    "MAX_NEW_TOKENS",
-    "SEED",
-    "STREAM",
-)
+INPUT_NAMES = tuple(spec.name for spec in INPUTS)
 
 
 def _inputs(request: Any) -> dict[str, np.ndarray | None]:

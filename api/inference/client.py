@@ -16,11 +16,8 @@ from tritonclient.utils import InferenceServerException
 
 from api.errors import ApiError, BackendError, UnavailableError, ValidationFailed
 from api.inference.tensors import ClonePrompt, SynthesisCall, build_inputs, read_clone_prompt
-
-# The TTS models are decoupled (a background loop answers, possibly in several responses): they are
-# called over gRPC streaming, where an error arrives as a message without a status code. The engine
-# starts the message of an error the request caused with this prefix (tts_engine/replies.py).
-INVALID_PREFIX = "[INVALID_ARG] "
+from tts_contract.errors import ErrorKind, decode_error
+from tts_contract.models import INFO_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +32,9 @@ def _is_unreachable(exc: InferenceServerException) -> bool:
 def map_triton_error(exc: InferenceServerException, *, model: str) -> ApiError:
     """One place that turns Triton's errors into the API's taxonomy."""
     status, message = str(exc.status() or ""), str(exc.message() or "")
+    engine_error = decode_error(message)
+    if engine_error is not None:
+        return _engine_error(engine_error.kind, engine_error.message, model=model)
     if status == "StatusCode.DEADLINE_EXCEEDED":
         return UnavailableError(f"Triton did not answer in time for model {model}")
     if _is_unreachable(exc):
@@ -51,13 +51,23 @@ def map_triton_error(exc: InferenceServerException, *, model: str) -> ApiError:
     return BackendError(f"inference failed on model {model}")
 
 
+def _engine_error(kind: ErrorKind, message: str, *, model: str) -> ApiError:
+    """The engine's own structured errors (tts_contract.errors)."""
+    if kind is ErrorKind.INVALID_ARGUMENT:
+        return ValidationFailed(message)
+    if kind is ErrorKind.OVERLOADED:
+        return UnavailableError(f"model {model} is overloaded; retry shortly", headers={"Retry-After": "2"})
+    return BackendError(f"inference failed on model {model}")
+
+
 def stream_error(exc: InferenceServerException) -> InferenceServerException:
-    """Give an error received inside a stream the status the same failure has in a unary call."""
+    """Give an error received inside a stream (a bare message) the status the same failure has in a
+    unary call; the engine's structured errors keep their message for `map_triton_error`."""
     if exc.status():
         return exc
     message = str(exc.message() or "")
-    if message.startswith(INVALID_PREFIX):
-        return InferenceServerException(msg=message[len(INVALID_PREFIX) :], status="StatusCode.INVALID_ARGUMENT")
+    if decode_error(message) is not None:
+        return InferenceServerException(msg=message, status="StatusCode.INTERNAL")
     lowered = message.lower()
     if "unknown model" in lowered or "is not ready" in lowered:
         return InferenceServerException(msg=message, status="StatusCode.NOT_FOUND")
@@ -199,9 +209,9 @@ class TritonGateway:
         query = InferInput("QUERY", [1], "BYTES")
         query.set_data_from_numpy(np.array([b"info"], dtype=np.object_))
         try:
-            result = await self._client.infer("engine_info", [query], client_timeout=max(self._short, 30.0))
+            result = await self._client.infer(INFO_MODEL, [query], client_timeout=max(self._short, 30.0))
         except InferenceServerException as exc:
-            raise map_triton_error(exc, model="engine_info") from exc
+            raise map_triton_error(exc, model=INFO_MODEL) from exc
         raw = result.as_numpy("INFO")
         return json.loads(raw.reshape(-1)[0]) if raw is not None else {}
 

@@ -1,12 +1,16 @@
-"""Packing one synthesis call into Triton input tensors (names match model_repository/ configs)."""
+"""One synthesis call as Triton input tensors, packed by the wire contract (`tts_contract.wire`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 from tritonclient.grpc import InferInput
+
+from tts_contract.sampling import SamplingFields
+from tts_contract.tensors import INPUT_BY_NAME
+from tts_contract.wire import pack
 
 
 @dataclass(frozen=True, eq=False)
@@ -20,8 +24,8 @@ class ClonePrompt:
     x_vector_only: bool
 
 
-@dataclass(frozen=True)
-class SynthesisCall:
+@dataclass(frozen=True, kw_only=True)
+class SynthesisCall(SamplingFields):
     """One row for a TTS model on Triton; None fields are not sent (the model's defaults apply).
 
     Voice clone takes either raw reference audio (`ref_audio`, `ref_sample_rate`) or a stored
@@ -36,62 +40,25 @@ class SynthesisCall:
     ref_sample_rate: int | None = None
     ref_text: str | None = None
     x_vector_only: bool | None = None
-    temperature: float | None = None
-    top_k: int | None = None
-    top_p: float | None = None
-    repetition_penalty: float | None = None
-    max_new_tokens: int | None = None
-    seed: int | None = None
-    """Seeds the row's own random stream on the engine: the same seed, the same audio."""
     ref_code: np.ndarray | None = None
     ref_spk_embedding: np.ndarray | None = None
     prompt_only: bool | None = None
+    stream: bool | None = None
+    """Ask for audio chunks as frames are decoded, then a final response."""
 
 
-_STRINGS = {
-    "TEXT": "text",
-    "LANGUAGE": "language",
-    "SPEAKER": "speaker",
-    "INSTRUCT": "instruct",
-    "REF_TEXT": "ref_text",
-}
-_SCALARS = {
-    "TEMPERATURE": ("temperature", np.float32, "FP32"),
-    "TOP_K": ("top_k", np.int32, "INT32"),
-    "TOP_P": ("top_p", np.float32, "FP32"),
-    "REPETITION_PENALTY": ("repetition_penalty", np.float32, "FP32"),
-    "MAX_NEW_TOKENS": ("max_new_tokens", np.int32, "INT32"),
-    "SEED": ("seed", np.int64, "INT64"),
-    "REF_SAMPLE_RATE": ("ref_sample_rate", np.int32, "INT32"),
-    "X_VECTOR_ONLY": ("x_vector_only", np.bool_, "BOOL"),
-    "PROMPT_ONLY": ("prompt_only", np.bool_, "BOOL"),
-}
-
-
-def _tensor(name: str, array: np.ndarray, dtype: str) -> InferInput:
-    tensor = InferInput(name, list(array.shape), dtype)
-    tensor.set_data_from_numpy(array)
-    return tensor
+def call_arrays(call: SynthesisCall) -> dict[str, np.ndarray]:
+    """Tensor name -> array of every field that is set, each with a leading batch dimension of 1
+    (Triton's dynamic batcher stacks requests)."""
+    return pack({f.name: getattr(call, f.name) for f in fields(call)})
 
 
 def build_inputs(call: SynthesisCall) -> list[InferInput]:
-    """Every tensor has a leading batch dimension of 1: Triton's dynamic batcher stacks requests."""
     inputs: list[InferInput] = []
-    for name, attr in _STRINGS.items():
-        value = getattr(call, attr)
-        if value is not None:
-            inputs.append(_tensor(name, np.array([[value.encode("utf-8")]], dtype=np.object_), "BYTES"))
-    for name, (attr, np_type, dtype) in _SCALARS.items():
-        value = getattr(call, attr)
-        if value is not None:
-            inputs.append(_tensor(name, np.array([[value]], dtype=np_type), dtype))
-    if call.ref_audio is not None:
-        inputs.append(_tensor("REF_AUDIO", np.asarray(call.ref_audio, dtype=np.float32).reshape(1, -1), "FP32"))
-    if call.ref_code is not None:  # (frames, groups) -> [1, frames, groups]
-        inputs.append(_tensor("REF_CODE", np.ascontiguousarray(call.ref_code, dtype=np.int64)[np.newaxis], "INT64"))
-    if call.ref_spk_embedding is not None:
-        embedding = np.ascontiguousarray(call.ref_spk_embedding, dtype=np.float32).reshape(1, -1)
-        inputs.append(_tensor("REF_SPK_EMBEDDING", embedding, "FP32"))
+    for name, array in call_arrays(call).items():
+        tensor = InferInput(name, list(array.shape), INPUT_BY_NAME[name].dtype.wire)
+        tensor.set_data_from_numpy(array)
+        inputs.append(tensor)
     return inputs
 
 

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from api.audio.encode import AudioFormat
 from api.catalog import canonical_language, canonical_speaker
+from tts_contract import limits
 
 
 def clean_text(value: str) -> str:
@@ -59,7 +60,9 @@ def _ref_text_not_blank(value: str) -> str:
     return value
 
 
-RefText = Annotated[str, StringConstraints(min_length=1, max_length=5000), AfterValidator(_ref_text_not_blank)]
+RefText = Annotated[
+    str, StringConstraints(min_length=1, max_length=limits.MAX_TEXT_CHARS), AfterValidator(_ref_text_not_blank)
+]
 """The transcript of a reference clip: every endpoint that takes one validates it alike (as the
 text to speak: NFC, no control characters)."""
 ModelText = Annotated[str, AfterValidator(clean_text)]
@@ -71,16 +74,28 @@ class GenerationParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="0 means greedy decoding")
-    top_p: float | None = Field(default=None, ge=0.0, le=1.0, description="Nucleus sampling (Hugging Face semantics)")
-    top_k: int | None = Field(default=None, ge=0, le=1000)
-    repetition_penalty: float | None = Field(default=None, ge=0.5, le=2.0)
+    temperature: float | None = Field(
+        default=None, ge=limits.TEMPERATURE.low, le=limits.TEMPERATURE.high, description="0 means greedy decoding"
+    )
+    top_p: float | None = Field(
+        default=None,
+        ge=limits.TOP_P.low,
+        le=limits.TOP_P.high,
+        description="Nucleus sampling (Hugging Face semantics)",
+    )
+    top_k: int | None = Field(default=None, ge=int(limits.TOP_K.low), le=int(limits.TOP_K.high))
+    repetition_penalty: float | None = Field(
+        default=None, ge=limits.REPETITION_PENALTY.low, le=limits.REPETITION_PENALTY.high
+    )
     max_new_tokens: int | None = Field(
-        default=None, ge=2, le=4096, description="Codec frames, 80 ms each (the model generates at least 2)"
+        default=None,
+        ge=int(limits.MAX_NEW_TOKENS.low),
+        le=int(limits.MAX_NEW_TOKENS.high),
+        description="Codec frames, 80 ms each (the model generates at least 2)",
     )
 
 
-SEED_MAX = 2**63 - 1
+SEED_MAX = int(limits.SEED.high)
 SEED_DESCRIPTION = (
     "Seeds this request's own random stream (0 to 2^63-1; absent: a fresh random seed). The same seed with the "
     "same inputs and the same model weights gives the same audio, whatever else the server is doing. With the "

@@ -1,7 +1,8 @@
 """Persistent cloned voices through the real Triton server: build a prompt, store it, generate from it.
 
 The model is decoupled: every call goes over gRPC streaming (tests/e2e/streaming.py), where an error
-carries a message and no status code; the engine marks a request's own errors `[INVALID_ARG]`."""
+carries a message and no status code; the engine sends a request's own errors as the contract's
+structured error (`tts_contract.errors`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tritonclient.utils import InferenceServerException
 
 from tests.e2e.servers import TritonServer
 from tests.e2e.streaming import StreamingClient, stream_many
+from tts_contract.errors import ErrorKind, decode_error
 
 pytestmark = pytest.mark.e2e
 
@@ -101,7 +103,8 @@ def test_stored_prompt_and_reference_audio_together_are_rejected(client: Any, ic
     code, embedding = icl_prompt
     with pytest.raises(InferenceServerException) as info:
         client.infer(MODEL, generation(code, embedding, "words") + reference(), outputs=outputs("AUDIO"))
-    assert info.value.message().startswith("[INVALID_ARG] ")
+    error = decode_error(info.value.message())
+    assert error is not None and error.kind is ErrorKind.INVALID_ARGUMENT and "mutually exclusive" in error.message
     assert "REF_AUDIO" in info.value.message() and "REF_SPK_EMBEDDING" in info.value.message()
 
 
@@ -128,4 +131,5 @@ def test_malformed_prompt_fails_alone_in_its_batch(client: Any, icl_prompt: Any)
         pytest.fail("the three concurrent requests were never executed as one batch")
     assert results[0].as_numpy("AUDIO").shape[1] > 0 and results[2].as_numpy("AUDIO").shape[1] > 0
     assert isinstance(results[1], InferenceServerException)
-    assert results[1].message().startswith("[INVALID_ARG] ") and "REF_CODE values" in results[1].message()
+    error = decode_error(results[1].message())
+    assert error is not None and error.kind is ErrorKind.INVALID_ARGUMENT and "REF_CODE values" in error.message

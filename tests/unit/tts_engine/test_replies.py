@@ -2,9 +2,10 @@
 
 import numpy as np
 
+from tts_contract.errors import ErrorKind, decode_error
 from tts_engine.clone_prompt import ClonePrompt
 from tts_engine.errors import RequestError
-from tts_engine.replies import INVALID_PREFIX, owned, reply
+from tts_engine.replies import owned, reply
 
 
 def test_audio_chunk_and_final_carry_audio_and_rate_with_a_batch_dimension():
@@ -25,10 +26,17 @@ def test_clone_prompt_becomes_its_two_tensors():
 
 def test_request_errors_are_marked_invalid_and_others_internal():
     bad = reply(RequestError("SPEAKER 'x' is not supported"), final=True, num_code_groups=0)
-    assert bad.invalid and bad.error == f"{INVALID_PREFIX}SPEAKER 'x' is not supported" and not bad.outputs
+    assert bad.invalid and not bad.outputs and bad.error is not None
+    decoded = decode_error(bad.error)
+    assert decoded is not None and decoded.kind is ErrorKind.INVALID_ARGUMENT
+    assert decoded.message == "SPEAKER 'x' is not supported"
     failed = reply(RuntimeError("generation failed: OutOfMemoryError"), final=True, num_code_groups=0)
-    assert not failed.invalid and failed.error == "generation failed: OutOfMemoryError"
-    assert reply(RuntimeError(), final=True, num_code_groups=0).error == "RuntimeError"
+    assert not failed.invalid and failed.error is not None
+    internal = decode_error(failed.error)
+    assert internal is not None and internal.kind is ErrorKind.INTERNAL
+    assert internal.message == "generation failed: OutOfMemoryError"
+    unnamed = decode_error(reply(RuntimeError(), final=True, num_code_groups=0).error or "")
+    assert unnamed is not None and unnamed.message == "RuntimeError"
 
 
 def test_inputs_are_copied_off_the_request():

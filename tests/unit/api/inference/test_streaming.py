@@ -12,8 +12,9 @@ import pytest
 from tritonclient.utils import InferenceServerException
 
 from api.errors import ApiError, BackendError, UnavailableError, ValidationFailed
-from api.inference.client import INVALID_PREFIX, TritonGateway, stream_error
+from api.inference.client import TritonGateway, stream_error
 from api.inference.tensors import SynthesisCall
+from tts_contract.errors import ErrorKind, encode_error
 
 
 class _Param:
@@ -108,7 +109,10 @@ def test_chunks_are_joined_up_to_the_final_response_within_the_deadline():
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (InferenceServerException(msg=f"{INVALID_PREFIX}SPEAKER 'x' is not supported"), ValidationFailed),
+        (InferenceServerException(msg=encode_error(ErrorKind.INVALID_ARGUMENT, "SPEAKER 'x' is not supported")),
+         ValidationFailed),
+        (InferenceServerException(msg=encode_error(ErrorKind.OVERLOADED, "no room")), UnavailableError),
+        (InferenceServerException(msg=encode_error(ErrorKind.INTERNAL, "CUDA error: /secret/path")), BackendError),
         (InferenceServerException(msg="Request for unknown model: 'm' is not found"), UnavailableError),
         (InferenceServerException(msg="generation failed: RuntimeError"), BackendError),
     ],
