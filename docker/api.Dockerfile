@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1.7
 # The API image: FastAPI + tritonclient + ffmpeg, no torch and no engine requirements.
 # Build from the repository root:  docker build -f docker/api.Dockerfile -t qwen-tts-api:0.1.0 .
-# The api package imports tts_engine.config (stdlib only), so the tts_engine source is copied, but
-# requirements/engine.txt is never installed here.
+# The API speaks to the engine only through the wire contract (tts_contract: stdlib and numpy); the
+# engine package and requirements/engine.txt are never in this image.
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
@@ -25,7 +25,7 @@ RUN apt-get update \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=root:root api/ /app/api/
-COPY --chown=root:root tts_engine/ /app/tts_engine/
+COPY --chown=root:root tts_contract/ /app/tts_contract/
 COPY --chown=root:root --chmod=0755 docker/api-entrypoint.sh /usr/local/bin/api-entrypoint.sh
 
 # WEB_CONCURRENCY: uvicorn workers. PROMETHEUS_MULTIPROC_DIR: shared by the workers, emptied at

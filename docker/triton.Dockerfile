@@ -56,6 +56,7 @@ RUN /opt/venv/bin/pip download --no-deps --dest /tmp/pytriton "nvidia-pytriton==
       /opt/tritonserver/backends/python/triton_python_backend_stub \
  && rm -rf /tmp/pytriton
 
+COPY tts_contract/ /opt/app/tts_contract/
 COPY tts_engine/ /opt/app/tts_engine/
 COPY model_repository/ /opt/app/model_repository/
 COPY --chmod=0755 docker/triton-entrypoint.sh /usr/local/bin/triton-entrypoint.sh

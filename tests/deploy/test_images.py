@@ -71,15 +71,17 @@ def test_api_image_has_no_engine_requirements() -> None:
     assert "torch" not in code.replace("find_spec('torch')", "")  # the build fails if torch sneaks in
     assert "requirements/api.txt" in code and "ffmpeg=" in code
     assert not ENGINE_ONLY & set(pins("api.txt"))
+    copied = {source for cmd in commands(API) if cmd.cmd == "COPY" for source in cmd.value[:-1]}
+    assert "tts_contract/" in copied and not any(source.startswith("tts_engine") for source in copied)
 
 
 def test_api_package_imports_without_engine_requirements() -> None:
-    """What the API image runs: api.main with tts_engine's source but none of its requirements."""
+    """What the API image runs: api.main with the wire contract, without the engine or its requirements."""
     blocker = (
         "import sys, importlib.abc\n"
         "class Block(importlib.abc.MetaPathFinder):\n"
         "    def find_spec(self, name, path, target=None):\n"
-        f"        if name.split('.')[0] in {sorted(ENGINE_ONLY)!r}:\n"
+        f"        if name.split('.')[0] in {sorted(ENGINE_ONLY | {'tts_engine'})!r}:\n"
         "            raise ImportError('engine-only package imported by the API: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "import api.main, api.metrics\n"
@@ -164,6 +166,7 @@ def test_dockerignore_sends_the_sources_and_never_weights() -> None:
     for path in (
         "api/main.py",
         "tts_engine/config.py",
+        "tts_contract/wire.py",
         "model_repository/engine_info/config.pbtxt",
         "requirements/api.txt",
         "requirements/engine.txt",
