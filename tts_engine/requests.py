@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tts_engine.clone_prompt import ClonePrompt, parse_prompt
+from tts_engine.clone.prompt import ClonePrompt, parse_prompt
 from tts_engine.config import Variant
 from tts_engine.errors import RequestError
 

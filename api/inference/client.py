@@ -19,7 +19,7 @@ from api.inference.tensors import ClonePrompt, SynthesisCall, build_inputs, read
 
 # The TTS models are decoupled (a background loop answers, possibly in several responses): they are
 # called over gRPC streaming, where an error arrives as a message without a status code. The engine
-# starts the message of an error the request caused with this prefix (tts_engine/replies.py).
+# starts the message of an error the request caused with this prefix (tts_engine/serving/replies.py).
 INVALID_PREFIX = "[INVALID_ARG] "
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from tts_engine.codec_stream import Piece, decode_chunks, decode_final
-from tts_engine.generation_loop import Sink
+from tts_engine.codec.stream import Piece, decode_chunks, decode_final
+from tts_engine.scheduling.loop import Sink
 
 log = logging.getLogger(__name__)
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from tts_engine.clone_prompt import ClonePrompt, prompt_outputs
+from tts_engine.clone.prompt import ClonePrompt, prompt_outputs
+from tts_engine.clone.reference_audio import prepare_reference
 from tts_engine.config import Variant
-from tts_engine.engine import Engine
 from tts_engine.errors import RequestError
-from tts_engine.reference_audio import prepare_reference
+from tts_engine.scheduling.engine import Engine
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 WEIGHTS = ROOT / ".cache" / "tiny-checkpoints" / "Qwen3-TTS-12Hz-0.6B-Base"
 MAX_NEW = 12
 

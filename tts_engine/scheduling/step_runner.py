@@ -17,19 +17,19 @@ from typing import Any
 
 import torch
 
-from tts_engine.clone_batching import build_prompt_items, prepare, synthesize_clone
-from tts_engine.clone_prompt import to_prompt_item
-from tts_engine.codec_worker import CodecWorker, DecodeJob
+from tts_engine.clone.prompt import to_prompt_item
+from tts_engine.codec.worker import CodecWorker, DecodeJob
 from tts_engine.config import Variant
-from tts_engine.engine import Engine
 from tts_engine.errors import RequestError
-from tts_engine.generation_loop import LoopRunner, Submission
-from tts_engine.prefix import Prefix, build_prefix
 from tts_engine.requests import SynthesisRequest
-from tts_engine.slot_cache import INITIAL_CACHE_TOKENS
-from tts_engine.step_model import TalkerOps
-from tts_engine.step_noise import NoiseRow, NoiseSource, single_draw
-from tts_engine.step_sampling import RowSampling, sample
+from tts_engine.scheduling.clone_batching import build_prompt_items, prepare, synthesize_clone
+from tts_engine.scheduling.engine import Engine
+from tts_engine.scheduling.loop import LoopRunner, Submission
+from tts_engine.step.cache import INITIAL_CACHE_TOKENS
+from tts_engine.step.model import TalkerOps
+from tts_engine.step.noise import NoiseRow, NoiseSource, single_draw
+from tts_engine.step.prefix import Prefix, build_prefix
+from tts_engine.step.sampling import RowSampling, sample
 
 log = logging.getLogger(__name__)
 

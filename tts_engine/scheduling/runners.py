@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from tts_engine.config import EngineConfig
-from tts_engine.engine import Engine
-from tts_engine.generation_loop import LoopRunner
-from tts_engine.grouped_runner import GroupedRunner
+from tts_engine.scheduling.engine import Engine
+from tts_engine.scheduling.grouped_runner import GroupedRunner
+from tts_engine.scheduling.loop import LoopRunner
 
 
 def build_runner(engine: Engine, config: EngineConfig) -> LoopRunner:
     if config.engine == "grouped":
         return GroupedRunner(engine, config.max_batch_rows)
-    from tts_engine.step_runner import StepRunner  # torch-heavy: imported only when used
+    from tts_engine.scheduling.step_runner import StepRunner  # torch-heavy: imported only when used
 
     return StepRunner(
         engine,

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tts_engine.clone.reference_audio import MAX_SECONDS, MODEL_SAMPLE_RATE
 from tts_engine.errors import RequestError
-from tts_engine.reference_audio import MAX_SECONDS, MODEL_SAMPLE_RATE
 
 if TYPE_CHECKING:
     from qwen_tts.inference.qwen3_tts_model import VoiceClonePromptItem

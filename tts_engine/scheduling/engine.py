@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tts_engine.batching import Outcome, TTSModel, check_supported, synthesize
-from tts_engine.clone_batching import synthesize_clone
-from tts_engine.clone_prompt import PromptSpec, check_prompt, prompt_spec
+from tts_engine.clone.prompt import PromptSpec, check_prompt, prompt_spec
 from tts_engine.config import Variant
 from tts_engine.errors import RequestError
 from tts_engine.requests import SynthesisRequest, parse_request
+from tts_engine.scheduling.batching import Outcome, TTSModel, check_supported, synthesize
+from tts_engine.scheduling.clone_batching import synthesize_clone
 
 TensorMap = Mapping[str, np.ndarray | None]
 

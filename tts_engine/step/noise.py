@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tts_engine.step_sampling import RowSampling
+from tts_engine.step.sampling import RowSampling
 
 
 @dataclass(frozen=True)

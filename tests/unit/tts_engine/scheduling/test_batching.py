@@ -5,10 +5,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from tts_engine.batching import group_by_sampling, synthesize
 from tts_engine.config import Variant
-from tts_engine.engine import Engine
 from tts_engine.requests import RequestError, SamplingParams, SynthesisRequest
+from tts_engine.scheduling.batching import group_by_sampling, synthesize
+from tts_engine.scheduling.engine import Engine
 
 
 class RecordingModel:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tts_engine.generation_loop import LoopStats
+from tts_engine.scheduling.loop import LoopStats
 
 FRAME_SECONDS = 0.08
 """Audio per codec frame (12.5 Hz): frames_total x 0.08 is audio seconds generated."""

@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from tts_engine.engine_metrics import EngineMetrics
-from tts_engine.generation_loop import LoopStats
+from tts_engine.scheduling.loop import LoopStats
+from tts_engine.serving.metrics import EngineMetrics
 
 
 class FakeMetric:

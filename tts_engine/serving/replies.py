@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tts_engine.clone_prompt import ClonePrompt, prompt_outputs
+from tts_engine.clone.prompt import ClonePrompt, prompt_outputs
+from tts_engine.clone.reference_audio import MODEL_SAMPLE_RATE
 from tts_engine.errors import RequestError
-from tts_engine.generation_loop import Outcome
-from tts_engine.reference_audio import MODEL_SAMPLE_RATE
 from tts_engine.requests import audio_outputs
+from tts_engine.scheduling.loop import Outcome
 
 INVALID_PREFIX = "[INVALID_ARG] "
 """Starts the message of an error the request caused. An error inside a gRPC stream reaches the

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from transformers.cache_utils import DynamicCache
 
-from tts_engine.slot_cache import SlotCache
-from tts_engine.step_noise import StepNoise
-from tts_engine.step_sampling import RowSampling, apply_repetition_penalty, sample
+from tts_engine.step.cache import SlotCache
+from tts_engine.step.noise import StepNoise
+from tts_engine.step.sampling import RowSampling, apply_repetition_penalty, sample
 
 
 class TalkerOps:

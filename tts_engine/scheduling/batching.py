@@ -18,10 +18,10 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from tts_engine.clone_prompt import ClonePrompt
+from tts_engine.clone.prompt import ClonePrompt
+from tts_engine.clone.reference_audio import MODEL_SAMPLE_RATE
 from tts_engine.config import Variant
 from tts_engine.errors import RequestError
-from tts_engine.reference_audio import MODEL_SAMPLE_RATE
 from tts_engine.requests import SamplingParams, SynthesisRequest
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def generate_group(model: TTSModel, variant: Variant, rows: Sequence[SynthesisRe
             text=texts, instruct=[row.instruct for row in rows], language=languages, **kwargs
         )
     else:
-        raise ValueError("voice clone batches go through tts_engine.clone_batching")
+        raise ValueError("voice clone batches go through tts_engine.scheduling.clone_batching")
     return checked_wavs(wavs, rate, len(rows))
 
 

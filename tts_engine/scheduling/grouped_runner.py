@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tts_engine.engine import Engine
-from tts_engine.generation_loop import LoopRunner, Submission
+from tts_engine.scheduling.engine import Engine
+from tts_engine.scheduling.loop import LoopRunner, Submission
 
 SAMPLES_PER_FRAME = 1920
 """24 kHz audio per 12.5 Hz codec frame."""

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tts_engine.server_info import server_info
+from tts_engine.serving.server_info import server_info
 
 
 class TritonPythonModel:

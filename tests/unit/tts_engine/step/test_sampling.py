@@ -9,8 +9,8 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
-from tts_engine.step_noise import NoiseRow, NoiseSource, single_draw
-from tts_engine.step_sampling import RowSampling, apply_repetition_penalty, sample
+from tts_engine.step.noise import NoiseRow, NoiseSource, single_draw
+from tts_engine.step.sampling import RowSampling, apply_repetition_penalty, sample
 
 CPU = torch.device("cpu")
 

@@ -1,11 +1,11 @@
 """The Triton Python-backend adapter of a decoupled TTS model: requests in, responses sent later.
 
 `execute()` parses each request and hands it to the model's generation loop (a background thread,
-`tts_engine/generation_loop.py`), then returns at once; the loop answers through the request's
+`tts_engine/scheduling/loop.py`), then returns at once; the loop answers through the request's
 response sender: audio chunks while it decodes (when the request set STREAM), then one response
 flagged final. Imported by each `model_repository/<model>/1/model.py`; only importable inside
 Triton's Python stub, where `triton_python_backend_utils` exists. What the responses carry is
-decided in `tts_engine/replies.py` (pure, tested without Triton).
+decided in `tts_engine/serving/replies.py` (pure, tested without Triton).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from tts_engine.config import parse_engine_config
-from tts_engine.engine import Engine
-from tts_engine.engine_metrics import EngineMetrics
-from tts_engine.generation_loop import GenerationLoop, Outcome, Sink, Submission
 from tts_engine.loader import describe, load_model
-from tts_engine.replies import Reply, owned, reply
 from tts_engine.requests import wants_stream
-from tts_engine.runners import build_runner
+from tts_engine.scheduling.engine import Engine
+from tts_engine.scheduling.loop import GenerationLoop, Outcome, Sink, Submission
+from tts_engine.scheduling.runners import build_runner
+from tts_engine.serving.metrics import EngineMetrics
+from tts_engine.serving.replies import Reply, owned, reply
 
 log = logging.getLogger("tts_engine")
 

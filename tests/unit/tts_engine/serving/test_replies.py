@@ -1,10 +1,10 @@
-"""What the decoupled Triton model sends for each outcome (tts_engine/replies.py)."""
+"""What the decoupled Triton model sends for each outcome (tts_engine/serving/replies.py)."""
 
 import numpy as np
 
-from tts_engine.clone_prompt import ClonePrompt
+from tts_engine.clone.prompt import ClonePrompt
 from tts_engine.errors import RequestError
-from tts_engine.replies import INVALID_PREFIX, owned, reply
+from tts_engine.serving.replies import INVALID_PREFIX, owned, reply
 
 
 def test_audio_chunk_and_final_carry_audio_and_rate_with_a_batch_dimension():

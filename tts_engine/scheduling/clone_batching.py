@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tts_engine.batching import Outcome, TTSModel, checked_wavs, run_batched, run_group
-from tts_engine.clone_prompt import from_prompt_item, to_prompt_item
+from tts_engine.clone.prompt import from_prompt_item, to_prompt_item
+from tts_engine.clone.reference_audio import MODEL_SAMPLE_RATE, ReferenceAudioError, prepare_reference
 from tts_engine.errors import RequestError
-from tts_engine.reference_audio import MODEL_SAMPLE_RATE, ReferenceAudioError, prepare_reference
 from tts_engine.requests import SamplingParams, SynthesisRequest
+from tts_engine.scheduling.batching import Outcome, TTSModel, checked_wavs, run_batched, run_group
 
 if TYPE_CHECKING:
     from qwen_tts.inference.qwen3_tts_model import VoiceClonePromptItem

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tts_engine.clone_prompt import (
+from tts_engine.clone.prompt import (
     MAX_REF_FRAMES,
     ClonePrompt,
     PromptSpec,
@@ -18,9 +18,9 @@ from tts_engine.clone_prompt import (
     to_prompt_item,
 )
 from tts_engine.config import Variant
-from tts_engine.engine import Engine
 from tts_engine.errors import RequestError
 from tts_engine.requests import parse_request
+from tts_engine.scheduling.engine import Engine
 
 SPEC = PromptSpec(num_code_groups=4, codebook_size=64, embedding_dim=32)
 

@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from tts_engine import step_runner
-from tts_engine.clone_prompt import ClonePrompt
+from tts_engine.clone.prompt import ClonePrompt
+from tts_engine.clone.reference_audio import MODEL_SAMPLE_RATE, prepare_reference
 from tts_engine.config import Variant
-from tts_engine.engine import Engine
-from tts_engine.generation_loop import Outcome, Sink, Submission
-from tts_engine.reference_audio import MODEL_SAMPLE_RATE, prepare_reference
 from tts_engine.requests import SamplingParams, SynthesisRequest
-from tts_engine.slot_cache import INITIAL_CACHE_TOKENS
-from tts_engine.step_runner import StepRunner
+from tts_engine.scheduling import step_runner
+from tts_engine.scheduling.engine import Engine
+from tts_engine.scheduling.loop import Outcome, Sink, Submission
+from tts_engine.scheduling.step_runner import StepRunner
+from tts_engine.step.cache import INITIAL_CACHE_TOKENS
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 TINY = ROOT / ".cache" / "tiny-checkpoints"
 TEXTS = ["Hello world, this is a test.", "Short.", "A much longer sentence that keeps going for a while."]
 

@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 
-from tts_engine.generation_loop import GenerationLoop, LoopRunner, LoopStats, Outcome, Sink, Submission
 from tts_engine.requests import SynthesisRequest
+from tts_engine.scheduling.loop import GenerationLoop, LoopRunner, LoopStats, Outcome, Sink, Submission
 
 
 class CountdownRunner(LoopRunner):

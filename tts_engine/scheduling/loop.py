@@ -19,7 +19,7 @@ from functools import partial
 
 import numpy as np
 
-from tts_engine.clone_prompt import ClonePrompt
+from tts_engine.clone.prompt import ClonePrompt
 from tts_engine.requests import SynthesisRequest
 
 log = logging.getLogger(__name__)
