@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tts_engine.tiny_tokenizer import write_text_tokenizer
+from tiny_checkpoints.tokenizer import write_text_tokenizer
 
 log = logging.getLogger(__name__)
 

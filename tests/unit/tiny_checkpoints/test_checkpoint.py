@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 qwen_tts = pytest.importorskip("qwen_tts")
 
-from tts_engine import tiny_checkpoint as tc  # noqa: E402
+from tiny_checkpoints import checkpoint as tc  # noqa: E402
 
 TEXT = "Hello world, this is a test."
 REF_TEXT = "This is the reference clip."
