@@ -72,7 +72,7 @@ ENV PATH=/opt/venv/bin:/opt/tritonserver/bin:$PATH \
     QWEN_TTS_DTYPE=auto
 
 # Fail the build, not the first request, when the engine cannot import or the stub cannot link.
-RUN python -c "import torch, torchaudio.compliance.kaldi, qwen_tts, tts_engine.triton_model; \
+RUN python -c "import torch, torchaudio.compliance.kaldi, qwen_tts, tts_engine.serving.triton_model; \
 print('torch', torch.__version__, 'cuda', torch.version.cuda)" \
  && ! ldd /opt/tritonserver/backends/python/triton_python_backend_stub | grep 'not found'
 

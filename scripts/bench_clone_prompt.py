@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What storing a voice-clone prompt saves: generation from a stored prompt vs from the raw reference.
 
-Both paths go through the real engine (`tts_engine.engine.Engine` over `Qwen3TTSModel.from_pretrained`),
+Both paths go through the real engine (`tts_engine.scheduling.engine.Engine` over `Qwen3TTSModel.from_pretrained`),
 one request at a time, with the same seed per repetition so both generate the same codes (the
 audio is checked identical): the difference is the reference's resampling (soxr, 16 -> 24 kHz),
 speech-code encoding and speaker embedding, which a stored prompt skips. Prints one JSON object
@@ -25,8 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tts_engine.clone_prompt import ClonePrompt, prompt_outputs  # noqa: E402
-from tts_engine.engine import Engine  # noqa: E402
+from tts_engine.clone.prompt import ClonePrompt, prompt_outputs  # noqa: E402
+from tts_engine.scheduling.engine import Engine  # noqa: E402
 
 DEFAULT_WEIGHTS = ROOT / ".cache" / "tiny-checkpoints" / "Qwen3-TTS-12Hz-0.6B-Base"
 REF_TEXT = "This is the reference recording of the voice."

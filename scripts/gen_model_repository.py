@@ -34,9 +34,9 @@ def render() -> dict[str, str]:
     for size, variant in HUB_IDS:
         name = triton_model_name(size, variant)
         files[f"{name}/config.pbtxt"] = tts_config(size, variant, ENGINE_PARAMS)
-        files[f"{name}/1/model.py"] = MODEL_PY.format(module="triton_model")
+        files[f"{name}/1/model.py"] = MODEL_PY.format(module="serving.triton_model")
     files[f"{INFO_MODEL}/config.pbtxt"] = INFO_CONFIG
-    files[f"{INFO_MODEL}/1/model.py"] = MODEL_PY.format(module="info_model")
+    files[f"{INFO_MODEL}/1/model.py"] = MODEL_PY.format(module="serving.info_model")
     return files
 
 

@@ -21,12 +21,12 @@ DEFAULT_OUT = REPO_ROOT / ".cache" / "tiny-checkpoints"
 
 
 def _tiny_checkpoint_module() -> ModuleType:
-    """Import `tts_engine.tiny_checkpoint`, from this checkout if the package is not importable."""
-    if importlib.util.find_spec("tts_engine") is None:
+    """Import `tiny_checkpoints.checkpoint`, from this checkout if the package is not importable."""
+    if importlib.util.find_spec("tiny_checkpoints") is None:
         sys.path.insert(0, str(REPO_ROOT))
-    from tts_engine import tiny_checkpoint
+    from tiny_checkpoints import checkpoint
 
-    return tiny_checkpoint
+    return checkpoint
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

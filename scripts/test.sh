@@ -8,8 +8,8 @@ cd "$ROOT"
 "$ROOT/scripts/install.sh"
 
 echo "[test] ruff" >&2
-"$VENV/bin/ruff" check api tts_engine tts_contract scripts tests
+"$VENV/bin/ruff" check api tts_engine tts_contract tiny_checkpoints scripts tests
 echo "[test] mypy" >&2
-"$VENV/bin/mypy" api tts_engine tts_contract
+"$VENV/bin/mypy" api tts_engine tts_contract tiny_checkpoints
 echo "[test] pytest" >&2
 exec "$VENV/bin/python" -m pytest "$@"

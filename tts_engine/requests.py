@@ -17,7 +17,7 @@ from tts_contract import limits
 from tts_contract.models import SAMPLE_RATE, Variant
 from tts_contract.sampling import SamplingFields
 from tts_contract.wire import WireError, output, unpack
-from tts_engine.clone_prompt import ClonePrompt, parse_prompt
+from tts_engine.clone.prompt import ClonePrompt, parse_prompt
 from tts_engine.errors import RequestError
 
 Inputs = Mapping[str, Any]

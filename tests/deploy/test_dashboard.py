@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from tests.deploy.chart import CHART, ROOT
-from tts_engine.engine_metrics import FRAME_SECONDS
+from tts_engine.serving.metrics import FRAME_SECONDS
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "qwen-tts.json"
 HELM_COPY = CHART / "dashboards" / "qwen-tts.json"

@@ -27,7 +27,7 @@ from tests.deploy.chart import (
     validate_schema,
 )
 from tts_engine.config import parse_engine_config
-from tts_engine.server_info import read_model_config
+from tts_engine.serving.server_info import read_model_config
 
 CI_IDS = [p.name for p in CI_VALUES]
 K8S_VERSIONS = ("1.29.0", KUBE_VERSION.removeprefix("v"), "1.37.0")

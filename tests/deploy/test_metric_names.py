@@ -1,7 +1,7 @@
 """Every metric name the dashboard and the alert rules query exists: in the API's metrics module
 (api/metrics.py) or in Triton's metric families (tests/deploy/triton_metrics.txt, captured from the
 real Triton 2.51, GPU names from its documentation), which include the generation loop's own
-(tts_engine/engine_metrics.py)."""
+(tts_engine/serving/metrics.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import yaml
 
 from api import metrics
 from tests.deploy.chart import ROOT, render
-from tts_engine.engine_metrics import EngineMetrics
+from tts_engine.serving.metrics import EngineMetrics
 
 TRITON_METRICS = Path(__file__).with_name("triton_metrics.txt")
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "qwen-tts.json"

@@ -4,7 +4,7 @@ import importlib.util
 from pathlib import Path
 
 from tts_engine.config import parse_engine_config
-from tts_engine.server_info import read_model_config
+from tts_engine.serving.server_info import read_model_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

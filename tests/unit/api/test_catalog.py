@@ -9,7 +9,7 @@ from api.catalog import (
     canonical_speaker,
     model_label,
 )
-from tts_engine import tiny_checkpoint
+from tiny_checkpoints import checkpoint as tiny_checkpoint
 
 
 def test_catalog_matches_the_checkpoint_lists():

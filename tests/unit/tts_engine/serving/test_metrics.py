@@ -1,0 +1,51 @@
+"""The loop's statistics become Triton custom metrics (pb_utils replaced by a recorder)."""
+
+from typing import Any
+
+from tts_engine.scheduling.loop import LoopStats
+from tts_engine.serving.metrics import EngineMetrics
+
+
+class FakeMetric:
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def set(self, value: float) -> None:
+        self.value = value
+
+    def increment(self, value: float) -> None:
+        assert value >= 0, "a counter only goes up"
+        self.value += value
+
+
+class FakeFamily:
+    GAUGE, COUNTER = "gauge", "counter"
+    made: dict[str, tuple[str, "FakeMetric", dict[str, str]]] = {}
+
+    def __init__(self, name: str, description: str, kind: str) -> None:
+        assert name.startswith("qwen_tts_engine_") and description
+        assert name.endswith("_total") == (kind == "counter")
+        self.name, self.kind = name, kind
+
+    def Metric(self, labels: dict[str, str]) -> FakeMetric:
+        metric = FakeMetric()
+        FakeFamily.made[self.name] = (self.kind, metric, labels)
+        return metric
+
+
+class FakePbUtils:
+    MetricFamily = FakeFamily
+
+
+def test_stats_accumulate_into_gauges_and_counters() -> None:
+    metrics = EngineMetrics(FakePbUtils(), model="custom_voice_1_7b", max_rows=32)
+    metrics.observe(LoopStats(active_rows=3, frames=3, waiting=2, step_seconds=0.05))
+    metrics.observe(LoopStats(active_rows=1, frames=3, waiting=0, step_seconds=0.04))
+    made: dict[str, Any] = {name: entry[1].value for name, entry in FakeFamily.made.items()}
+    assert made["qwen_tts_engine_active_rows"] == 1
+    assert made["qwen_tts_engine_waiting_requests"] == 0
+    assert made["qwen_tts_engine_max_rows"] == 32
+    assert made["qwen_tts_engine_steps_total"] == 2
+    assert made["qwen_tts_engine_frames_total"] == 6
+    assert abs(made["qwen_tts_engine_step_seconds_total"] - 0.09) < 1e-9
+    assert {entry[2]["model"] for entry in FakeFamily.made.values()} == {"custom_voice_1_7b"}

@@ -1,0 +1,1 @@
+"""Voice-clone prompts as plain arrays, and the reference audio they are built from."""

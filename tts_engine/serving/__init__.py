@@ -1,0 +1,1 @@
+"""The Triton adapter: the decoupled TTS models and engine_info, their replies and metrics."""

@@ -1,0 +1,51 @@
+"""The generation loop's own Prometheus metrics, exported through Triton's metrics endpoint.
+
+Triton's built-in metrics count requests and executions; with continuous batching an execution
+only enqueues, so what autoscaling and capacity planning need comes from the loop: rows being
+generated, requests waiting for a free row, and the busy time and frames of its steps.
+`pb_utils` is passed in (it only exists inside Triton's stub), so this is testable without Triton.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tts_engine.scheduling.loop import LoopStats
+
+FRAME_SECONDS = 0.08
+"""Audio per codec frame (12.5 Hz): frames_total x 0.08 is audio seconds generated."""
+
+
+class EngineMetrics:
+    def __init__(self, pb_utils: Any, *, model: str, max_rows: int) -> None:
+        family = pb_utils.MetricFamily
+        labels = {"model": model}
+        # Triton requires a family to outlive its metrics: keep every family referenced.
+        self._families: list[Any] = []
+
+        def metric(name: str, kind: Any, description: str) -> Any:
+            self._families.append(family(name=name, description=description, kind=kind))
+            return self._families[-1].Metric(labels=labels)
+
+        self.active = metric("qwen_tts_engine_active_rows", family.GAUGE, "Rows being generated in the running batch")
+        self.waiting = metric(
+            "qwen_tts_engine_waiting_requests",
+            family.GAUGE,
+            "Requests received but not yet in the batch (arrived during the last step, or no free row)",
+        )
+        self.capacity = metric("qwen_tts_engine_max_rows", family.GAUGE, "Rows the running batch holds at most")
+        self.steps = metric("qwen_tts_engine_steps_total", family.COUNTER, "Decoding steps run")
+        self.busy = metric(
+            "qwen_tts_engine_step_seconds_total", family.COUNTER, "Seconds spent in decoding steps (rate: busy share)"
+        )
+        self.frames = metric(
+            "qwen_tts_engine_frames_total", family.COUNTER, f"Codec frames generated ({FRAME_SECONDS} s of audio each)"
+        )
+        self.capacity.set(max_rows)
+
+    def observe(self, stats: LoopStats) -> None:
+        self.active.set(stats.active_rows)
+        self.waiting.set(stats.waiting)
+        self.steps.increment(1)
+        self.busy.increment(stats.step_seconds)
+        self.frames.increment(stats.frames)
