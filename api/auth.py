@@ -10,13 +10,13 @@ routes get through `PrincipalDep` (api/deps.py).
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import DATABASE_DOWN, ApiError, database_down_response, error_response, extend_openapi
+from api.errors import DATABASE_DOWN, ApiError
+from api.http_errors import database_down_response, error_response, extend_openapi
 from api.services import api_keys
 from api.settings import Settings
 from api.store.database import Database
@@ -57,7 +57,7 @@ class AuthMiddleware:
         key = api_keys.presented_key(authorization=headers.get("authorization"), x_api_key=headers.get("x-api-key"))
         database: Database = scope["app"].state.database
         try:
-            with contextmanager(database.sessions)() as session:
+            with database.session() as session:
                 principal = await api_keys.authenticate(session, key, settings=self.settings)
         except ApiError as exc:
             response = error_response(exc)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         database.migrate()
-        with contextmanager(database.sessions)() as session:
+        with database.session() as session:
             COMMANDS[args.command](session, args)
         return 0
     except (ApiError, ValueError) as exc:

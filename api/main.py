@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import auth, metrics
 from api.body_limit import RequestBodyLimitMiddleware
-from api.errors import extend_openapi, install_error_handlers
+from api.http_errors import extend_openapi, install_error_handlers
 from api.inference.client import TritonGateway
 from api.jobs.worker import JobWorker, drain_on_signals
 from api.routes import info, jobs, tts, voices

@@ -29,8 +29,10 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.jobs import lookups, queue, worker  # noqa: E402
+from api.jobs import worker  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from api.store import job_queue  # noqa: E402
+from api.store import jobs as store  # noqa: E402
 from api.store.database import Database  # noqa: E402
 from api.store.job_table import Job, JobStatus  # noqa: E402
 from tests.databases import fresh_postgres  # noqa: E402
@@ -46,16 +48,17 @@ def new_job() -> Job:
 
 
 def throughput(database: Database, jobs: int, workers: int) -> dict[str, float]:
-    with lookups.session_scope(database) as session:
+    with database.session() as session:
         for _ in range(jobs):
-            queue.submit(session, new_job())
+            job_queue.submit(session, new_job())
 
     def drain(name: str) -> int:
         done = 0
-        with lookups.session_scope(database) as session:
-            while (job := queue.claim(session, worker_id=name, lease_seconds=30, max_attempts=3)) is not None:
-                queue.set_progress(session, job.id, worker_id=name, progress={"stage": "generating", "timestamp": 0})
-                queue.complete(session, job.id, worker_id=name, result={"success": True})
+        with database.session() as session:
+            while (job := job_queue.claim(session, worker_id=name, lease_seconds=30, max_attempts=3)) is not None:
+                progress = {"stage": "generating", "timestamp": 0}
+                job_queue.set_progress(session, job.id, worker_id=name, progress=progress)
+                job_queue.complete(session, job.id, worker_id=name, result={"success": True})
                 done += 1
         return done
 
@@ -77,13 +80,13 @@ async def overhead(database: Database, samples: int, wake: bool, poll: float) ->
         loop.start()
         delays = []
         for _ in range(samples):
-            job, _ = await lookups.in_session(database, queue.submit, new_job())
+            job, _ = await database.in_session(job_queue.submit, new_job())
             if wake:
                 loop.wake()
             state = job
             while state.status != JobStatus.COMPLETED:
                 await asyncio.sleep(0.005)
-                state = await lookups.in_session(database, lookups.get_state, job.id) or job
+                state = await database.in_session(store.get_state, job.id) or job
             delays.append((state.started_at or 0) - job.created_at)
         await loop.stop(5)
     ms = sorted(delay * 1000 for delay in delays)

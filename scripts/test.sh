@@ -11,5 +11,7 @@ echo "[test] ruff" >&2
 "$VENV/bin/ruff" check api tts_engine tts_contract tiny_checkpoints scripts tests
 echo "[test] mypy" >&2
 "$VENV/bin/mypy" api tts_engine tts_contract tiny_checkpoints
+echo "[test] import layering" >&2
+"$VENV/bin/lint-imports" --no-cache
 echo "[test] pytest" >&2
 exec "$VENV/bin/python" -m pytest "$@"

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from api.errors import DATABASE_DOWN
-from api.jobs import lookups
+from api.store import jobs as store
 from api.store.database import Database
 from api.store.job_table import Job, JobStatus
 
@@ -43,7 +43,7 @@ def progress_data(job: Job, position: int | None) -> dict[str, Any]:
 async def final_event(database: Database, job: Job, event_id: str) -> str:
     """The event that ends the stream of a finished job."""
     if job.status == JobStatus.COMPLETED:
-        full = await lookups.in_session(database, lookups.get_full, job.id)
+        full = await database.in_session(store.get_full, job.id)
         result = full.result if full is not None else None
         return sse("completed", {"job_id": job.id, "status": job.status, "result": result}, event_id)
     if job.status == JobStatus.CANCELLED:
@@ -56,10 +56,10 @@ async def final_event(database: Database, job: Job, event_id: str) -> str:
 
 
 async def _observe(database: Database, job_id: str) -> tuple[Job | None, int | None]:
-    job = await lookups.in_session(database, lookups.get_state, job_id)
+    job = await database.in_session(store.get_state, job_id)
     if job is None or job.status != JobStatus.PENDING or job.seq is None:
         return job, None
-    return job, await lookups.in_session(database, lookups.position, job.seq)
+    return job, await database.in_session(store.position, job.seq)
 
 
 async def _events(

@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 from api.inference.client import TritonGateway
 from api.inference.tensors import ClonePrompt, SynthesisCall
-from api.jobs.lookups import session_scope
 from api.schemas.jobs import JobType, VoiceCloneFileRequest
 from api.schemas.tts import CustomVoiceRequest, TTSResponse, VoiceCloneURLRequest, VoiceDesignRequest
 from api.schemas.voices import ClonedVoiceTTSRequest
@@ -102,7 +101,7 @@ async def _stored_voice(
     body: ClonedVoiceTTSRequest, triton: TritonGateway, settings: Settings, database: Database
 ) -> TTSResponse:
     # The submitting key's access to the voice was checked when the job was accepted.
-    with session_scope(database) as session:
+    with database.session() as session:
         return await cloned_voice_tts.generate(
             session=session, triton=triton, settings=settings, principal=UNRESTRICTED, body=body
         )

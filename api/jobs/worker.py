@@ -14,10 +14,10 @@ back to the queue, in its place, and is claimed again after a backoff (`job_retr
 doubled per attempt, capped by `job_retry_backoff_max_seconds`), the attempt counted; once it has
 had `job_max_attempts` attempts it fails with error_type "unavailable".
 
-Metrics (api/metrics.py): the queue records waits, retries and abandoned jobs at claim time; this
-loop records each attempt's duration by outcome, and every `job_metrics_interval_seconds` reads the
-database's job counts and voice store size into the gauges (the database's numbers, the same from
-every worker: aggregate with max).
+Metrics (api/metrics.py): the queue (api/store/job_queue.py) records waits, retries and abandoned
+jobs at claim time; this loop records each attempt's duration by outcome, and every
+`job_metrics_interval_seconds` reads the database's job counts and voice store size into the gauges
+(the database's numbers, the same from every worker: aggregate with max).
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from typing import Any
 from api import metrics
 from api.errors import DATABASE_DOWN, ApiError, UnavailableError
 from api.inference.client import TritonGateway
-from api.jobs import lookups, queue
 from api.jobs.runner import progress, run_job
 from api.settings import Settings
-from api.store import voices
+from api.store import job_queue, voices
+from api.store import jobs as store
 from api.store.database import Database
 from api.store.job_table import Job, JobStatus
 
@@ -108,9 +108,8 @@ class JobWorker:
         """Claim until every slot is busy or the queue is empty."""
         settings = self.settings
         while len(self._running) < settings.job_concurrency and not self._draining:
-            job = await lookups.in_session(
-                self.database,
-                queue.claim,
+            job = await self.database.in_session(
+                job_queue.claim,
                 worker_id=self.worker_id,
                 lease_seconds=settings.job_lease_seconds,
                 max_attempts=settings.job_max_attempts,
@@ -125,7 +124,7 @@ class JobWorker:
 
     async def _purge(self) -> None:
         older_than = time.time() - self.settings.job_result_ttl_seconds
-        purged = await lookups.in_session(self.database, queue.purge, older_than=older_than)
+        purged = await self.database.in_session(job_queue.purge, older_than=older_than)
         if purged:
             log.info("purged %d finished jobs older than %.0f s", purged, self.settings.job_result_ttl_seconds)
 
@@ -133,16 +132,16 @@ class JobWorker:
         """Read the database's job counts by state and voice store size into the gauges."""
 
         def read(session: Any) -> tuple[dict[str, int], int]:
-            return lookups.counts_by_status(session), voices.count_voices(session)
+            return store.counts_by_status(session), voices.count_voices(session)
 
-        counts, cloned = await lookups.in_session(self.database, read)
+        counts, cloned = await self.database.in_session(read)
         metrics.set_store_gauges(counts, cloned)
 
     async def _work(self, job: Job) -> dict[str, Any]:
         async def report(stage: str) -> None:
             try:
-                held = await lookups.in_session(
-                    self.database, queue.set_progress, job.id, worker_id=self.worker_id, progress=progress(stage)
+                held = await self.database.in_session(
+                    job_queue.set_progress, job.id, worker_id=self.worker_id, progress=progress(stage)
                 )
             except DATABASE_DOWN as exc:  # progress only informs: the work goes on
                 log.warning("job %s: progress %r not recorded, database unavailable: %s", job.id, stage, exc)
@@ -190,7 +189,7 @@ class JobWorker:
             result = await work
         except (asyncio.CancelledError, JobLostError):
             if job.id in self._releasing:
-                await lookups.in_session(self.database, queue.release, job.id, **done)
+                await self.database.in_session(job_queue.release, job.id, **done)
                 return None
             log.info("job %s stopped: cancelled, deleted or taken over", job.id)
             return await self._lost_outcome(job)
@@ -200,17 +199,15 @@ class JobWorker:
             return await self._unavailable(job, UnavailableError(f"the database is unavailable ({type(exc).__name__})"))
         except ApiError as exc:
             log.info("job %s failed (%s): %s", job.id, exc.kind, exc.message)  # the client's problem: info
-            failed = await lookups.in_session(
-                self.database, queue.fail, job.id, error=exc.message, error_type=exc.kind, **done
+            failed = await self.database.in_session(
+                job_queue.fail, job.id, error=exc.message, error_type=exc.kind, **done
             )
         except Exception as exc:
             log.exception("job %s failed", job.id)
             error = f"internal error: {type(exc).__name__}"
-            failed = await lookups.in_session(
-                self.database, queue.fail, job.id, error=error, error_type="internal", **done
-            )
+            failed = await self.database.in_session(job_queue.fail, job.id, error=error, error_type="internal", **done)
         else:
-            if await lookups.in_session(self.database, queue.complete, job.id, result=result, **done):
+            if await self.database.in_session(job_queue.complete, job.id, result=result, **done):
                 return JobStatus.COMPLETED
             return await self._lost_outcome(job)
         return JobStatus.FAILED if failed else await self._lost_outcome(job)
@@ -232,21 +229,21 @@ class JobWorker:
                 "job %s: inference server unavailable (attempt %d of %d), retrying in %.1f s: %s",
                 job.id, job.attempts, max_attempts, delay, exc.message,
             )  # fmt: skip
-            retried = await lookups.in_session(
-                self.database, queue.retry_later, job.id, not_before=time.time() + delay, reason=exc.message, **done
+            retried = await self.database.in_session(
+                job_queue.retry_later, job.id, not_before=time.time() + delay, reason=exc.message, **done
             )
             if retried:
                 return "retried"
             return await self._lost_outcome(job)
         error = f"the inference server was unavailable on all {job.attempts} attempts; giving up: {exc.message}"
         log.error("job %s failed: %s", job.id, error)
-        failed = await lookups.in_session(self.database, queue.fail, job.id, error=error, error_type=exc.kind, **done)
+        failed = await self.database.in_session(job_queue.fail, job.id, error=error, error_type=exc.kind, **done)
         return JobStatus.FAILED if failed else await self._lost_outcome(job)
 
     async def _lost_outcome(self, job: Job) -> str | None:
         """The job stopped being ours: cancelled (or deleted, which stops it the same way), or None
         when another worker holds it now (its own attempt will be recorded there)."""
-        current = await lookups.in_session(self.database, lookups.get_state, job.id)
+        current = await self.database.in_session(store.get_state, job.id)
         if current is None or current.status == JobStatus.CANCELLED:
             return JobStatus.CANCELLED
         return None
@@ -260,15 +257,14 @@ class JobWorker:
             try:
                 if time.monotonic() - renewed >= settings.job_lease_seconds / 3:
                     renewed = time.monotonic()
-                    held = await lookups.in_session(
-                        self.database,
-                        queue.renew,
+                    held = await self.database.in_session(
+                        job_queue.renew,
                         job.id,
                         worker_id=self.worker_id,
                         lease_seconds=settings.job_lease_seconds,
                     )
                 else:
-                    held = await lookups.in_session(self.database, lookups.holds, job.id, self.worker_id)
+                    held = await self.database.in_session(store.holds, job.id, self.worker_id)
             except DATABASE_DOWN as exc:
                 log.warning("job %s: lease check failed: %s", job.id, exc)
                 continue

@@ -1,5 +1,6 @@
 """The job use cases behind /jobs: submit (validated, idempotent, bounded), look up, list, result,
-cancel, delete. The queue itself is api/jobs/queue.py; running jobs is the worker's (api/jobs/worker.py).
+cancel, delete. The queue itself is the store's (api/store/job_queue.py, api/store/jobs.py); running jobs
+is the worker's (api/jobs/worker.py).
 
 A job belongs to the API key that submitted it (`principal.key_id`); a caller that does not see all
 (any key but an admin key) finds only its own jobs: another key's job is "not found". Idempotency
@@ -16,11 +17,12 @@ import anyio
 from sqlmodel import Session
 
 from api.errors import ConflictError, NotFoundError, OverloadedError, ValidationFailed
-from api.jobs import lookups, queue
 from api.schemas.jobs import JobCreate, JobList, JobProgress, JobResult, JobView
 from api.services import job_requests
 from api.services.api_keys import Principal
 from api.settings import Settings
+from api.store import job_queue
+from api.store import jobs as store
 from api.store.job_table import Job, JobStatus
 
 
@@ -52,7 +54,7 @@ async def view_of(session: Session, job: Job) -> JobView:
     """The view, with the job's place in the queue while it is pending."""
     if job.status != JobStatus.PENDING or job.seq is None:
         return view(job)
-    place = await anyio.to_thread.run_sync(lookups.position, session, job.seq)
+    place = await anyio.to_thread.run_sync(store.position, session, job.seq)
     return view(job, place)
 
 
@@ -66,12 +68,12 @@ def _idempotency_key(body: JobCreate, header: str | None, principal: Principal) 
 
 async def _check_room(session: Session, settings: Settings, principal: Principal) -> None:
     """429 when the queue holds job_max_pending pending jobs, or this key job_max_pending_per_key."""
-    pending = await anyio.to_thread.run_sync(lookups.count, session, JobStatus.PENDING)
+    pending = await anyio.to_thread.run_sync(store.count, session, JobStatus.PENDING)
     if pending >= settings.job_max_pending:
         raise OverloadedError(f"the job queue is full ({pending} pending); retry later", headers={"Retry-After": "10"})
     if principal.key_id is None:
         return
-    count = partial(lookups.count, session, JobStatus.PENDING, owner=principal.key_id)
+    count = partial(store.count, session, JobStatus.PENDING, owner=principal.key_id)
     mine = await anyio.to_thread.run_sync(count)
     if mine >= settings.job_max_pending_per_key:
         message = f"this API key has {mine} pending jobs, its limit; retry when some have started"
@@ -94,7 +96,7 @@ async def submit(
     )
     digest = job_requests.fingerprint(body.job_type, request)
     if key is not None:
-        existing = await anyio.to_thread.run_sync(lookups.by_idempotency_key, session, key)
+        existing = await anyio.to_thread.run_sync(store.by_idempotency_key, session, key)
         if existing is not None:
             return _same_request(existing, digest), False
     await _check_room(session, settings, principal)
@@ -111,12 +113,12 @@ async def submit(
         updated_at=now,
         owner=principal.key_id,
     )
-    job, created = await anyio.to_thread.run_sync(queue.submit, session, job)
+    job, created = await anyio.to_thread.run_sync(job_queue.submit, session, job)
     return (job if created else _same_request(job, digest)), created
 
 
 async def get(session: Session, job_id: str, principal: Principal) -> Job:
-    job = await anyio.to_thread.run_sync(partial(lookups.get_state, session, job_id, owner=principal.scope))
+    job = await anyio.to_thread.run_sync(partial(store.get_state, session, job_id, owner=principal.scope))
     if job is None:
         raise NotFoundError(f"job {job_id!r} not found", field="job_id")
     return job
@@ -124,7 +126,7 @@ async def get(session: Session, job_id: str, principal: Principal) -> Job:
 
 async def list_jobs(*, session: Session, principal: Principal, status: str | None, limit: int, offset: int) -> JobList:
     jobs, total = await anyio.to_thread.run_sync(
-        lambda: lookups.list_jobs(session, status=status, limit=limit, offset=offset, owner=principal.scope)
+        lambda: store.list_jobs(session, status=status, limit=limit, offset=offset, owner=principal.scope)
     )
     return JobList(jobs=[await view_of(session, job) for job in jobs], total=total)
 
@@ -137,7 +139,7 @@ async def result(session: Session, job_id: str, principal: Principal) -> JobResu
         raise ConflictError(f"job {job_id} was cancelled: it has no result", field="job_id")
     if job.status == JobStatus.FAILED:
         return JobResult(success=False, job_id=job.id, status=job.status, error=job.error, error_type=job.error_type)
-    full = await anyio.to_thread.run_sync(lookups.get_full, session, job_id)
+    full = await anyio.to_thread.run_sync(store.get_full, session, job_id)
     if full is None or full.result is None:
         raise NotFoundError(f"job {job_id!r} not found", field="job_id")
     return JobResult(success=True, job_id=job.id, status=job.status, result=full.result)
@@ -145,7 +147,7 @@ async def result(session: Session, job_id: str, principal: Principal) -> JobResu
 
 async def cancel(session: Session, job_id: str, principal: Principal) -> None:
     await get(session, job_id, principal)  # another key's job is not found (owners never change)
-    cancelled, job = await anyio.to_thread.run_sync(queue.cancel, session, job_id)
+    cancelled, job = await anyio.to_thread.run_sync(job_queue.cancel, session, job_id)
     if job is None:
         raise NotFoundError(f"job {job_id!r} not found", field="job_id")
     if not cancelled:
@@ -154,5 +156,5 @@ async def cancel(session: Session, job_id: str, principal: Principal) -> None:
 
 async def delete(session: Session, job_id: str, principal: Principal) -> None:
     await get(session, job_id, principal)  # another key's job is not found (owners never change)
-    if not await anyio.to_thread.run_sync(queue.delete_job, session, job_id):
+    if not await anyio.to_thread.run_sync(job_queue.delete_job, session, job_id):
         raise NotFoundError(f"job {job_id!r} not found", field="job_id")

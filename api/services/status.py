@@ -56,7 +56,7 @@ def _random_weights(weights: list[WeightsInfo]) -> bool:
 
 def _ping(database: Database) -> None:
     database.migrate()  # a database that was down at start-up gets its schema now (once per process)
-    # A plain SELECT on a raw connection: no transaction, so never SQLite's write lock (database.py).
+    # A plain SELECT on a raw connection: no transaction, so never SQLite's write lock (store/engine.py).
     connection = database.engine.raw_connection()
     try:
         cursor = connection.cursor()

@@ -1,68 +1,28 @@
-"""The engine and session factory of the voice store, SQLite or PostgreSQL, and its schema state.
+"""The store's database of one process, SQLite or PostgreSQL: its engine (engine.py), sessions, and
+whether its schema is at the latest migration (migrate.py).
 
-SQLite is tuned for several writers in one process (and a few processes on one host): WAL lets
-readers run beside the writer, `busy_timeout` makes a writer wait for the lock instead of failing,
-and every transaction starts with `BEGIN IMMEDIATE`, so a transaction that reads and then writes
-never hits SQLITE_BUSY half-way (which the busy timeout cannot fix). Foreign keys are off by
-default in SQLite: turned on, or deleting a voice would orphan its audio and prompts.
+Store functions (voices.py, keys.py, jobs.py, job_queue.py) are plain blocking functions on a
+session, each one short transaction; async code outside a request runs them with `in_session`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event
-from sqlalchemy.engine import make_url
+import anyio
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, create_engine
+from sqlmodel import Session
 
 from api.errors import DATABASE_DOWN
+from api.store.engine import create_db_engine
+from api.store.migrate import upgrade_to_head
 
 log = logging.getLogger(__name__)
-
-
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
-def _sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int, foreign_keys: bool) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # The driver's own implicit transactions are off: SQLAlchemy's "begin" event below owns them.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe with WAL
-        cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def create_db_engine(url: str, *, timeout_seconds: float, pool_size: int = 5, foreign_keys: bool = True) -> Engine:
-    """An engine for `url`; `foreign_keys=False` only for migrations that rebuild SQLite tables."""
-    parsed = make_url(url)
-    if is_sqlite(url):
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, pool_timeout=timeout_seconds)
-        _sqlite_pragmas(engine, busy_timeout_ms=int(timeout_seconds * 1000), foreign_keys=foreign_keys)
-        return engine
-    return create_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_timeout=timeout_seconds,
-        pool_pre_ping=True,  # a restarted PostgreSQL leaves dead pooled connections behind
-        connect_args={"connect_timeout": max(1, round(timeout_seconds))},
-    )
+T = TypeVar("T")
 
 
 class Database:
@@ -80,8 +40,6 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the latest migration (once per process; safe across replicas)."""
-        from api.store.migrate import upgrade_to_head
-
         with self._lock:
             if not self._migrated:
                 upgrade_to_head(self.url, timeout_seconds=self._timeout)
@@ -96,11 +54,25 @@ class Database:
 
     def sessions(self) -> Iterator[Session]:
         """A session per request; the schema is migrated first if start-up could not do it (a database
-        still down raises one of DATABASE_DOWN, which errors.py answers with 503)."""
+        still down raises one of DATABASE_DOWN, which api/http_errors.py answers with 503)."""
         if not self._migrated:
             self.migrate()
         with self._sessions() as session:
             yield session
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session of its own, closed on exit (workers, scripts: code outside a request)."""
+        yield from self.sessions()
+
+    async def in_session(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """`fn(session, *args, **kwargs)` in a worker thread, on a session of its own."""
+
+        def work() -> T:
+            with self.session() as session:
+                return fn(session, *args, **kwargs)
+
+        return await anyio.to_thread.run_sync(work)
 
     def dispose(self) -> None:
         self.engine.dispose()

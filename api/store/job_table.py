@@ -1,4 +1,4 @@
-"""The `jobs` table: the durable FIFO queue of asynchronous jobs (see api/jobs/queue.py).
+"""The `jobs` table: the durable FIFO queue of asynchronous jobs (see job_queue.py).
 
 Its schema is owned by the Alembic migrations `0002_jobs`, `0003_job_retry_after` and
 `0004_api_keys`: a change here needs a new migration.

@@ -3,7 +3,7 @@
 Every replica runs `upgrade_to_head` at start-up. The migration runs in ONE transaction that
 first takes a lock: on PostgreSQL a transaction-level advisory lock (DDL is transactional there,
 so a second replica waits, then finds the schema at head and does nothing); on SQLite the
-`BEGIN IMMEDIATE` write lock every transaction takes (see database.py) plays that part.
+`BEGIN IMMEDIATE` write lock every transaction takes (see engine.py) plays that part.
 
     python -m api.store.migrate upgrade head      # or: downgrade base, current
 """
@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
 
-from api.store.database import create_db_engine
+from api.store.engine import create_db_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant 64-bit number, the same in every replica: the one migration lock of this schema.

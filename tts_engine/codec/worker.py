@@ -13,14 +13,22 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from tts_engine.codec.stream import Piece, decode_chunks, decode_final
-from tts_engine.scheduling.loop import Sink
 
 log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    """Where a row's audio goes (the loop's `Sink`): declared here so the codec needs no scheduler."""
+
+    def chunk(self, audio: np.ndarray) -> None: ...
+
+    def finish(self, outcome: Any) -> None: ...
 
 
 @dataclass(frozen=True)

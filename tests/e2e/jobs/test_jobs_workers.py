@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from api.store.database import create_db_engine
+from api.store.engine import create_db_engine
 from tests.e2e.jobs.conftest import job_api, worker_process
 from tests.e2e.jobs.jobs_client import status, submit, wait_all_finished, wait_for
 from tests.e2e.servers import TritonServer

@@ -1,10 +1,10 @@
 """Fixtures of the API unit tests: a fake Triton gateway and an app on a temporary SQLite file, with
-and without API keys required."""
+and without API keys required; and the store tests' databases (a fresh SQLite file, then a fresh
+PostgreSQL database)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,30 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.services import api_keys, status
 from api.settings import Settings
+from api.store.database import Database
+from tests.databases import fresh_postgres, require_postgres
 from tests.unit.api.fakes import FakeTriton
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    require_postgres()
+    with fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def database(empty_database_url: str) -> Iterator[Database]:
+    """The empty database, migrated."""
+    database = Database(empty_database_url, timeout_seconds=10, pool_size=8)
+    database.migrate()
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 @pytest.fixture
@@ -61,7 +84,7 @@ def make_keyed_app(tmp_path: Path, fake: FakeTriton, **settings: Any) -> Iterato
         if app.state.job_worker is not None:
             app.state.job_worker.triton = fake
         keys, ids = {}, {}
-        with contextmanager(app.state.database.sessions)() as session:
+        with app.state.database.session() as session:
             for name in ("a", "b", "admin"):
                 row, keys[name] = api_keys.create_key(session, name=name, is_admin=name == "admin")
                 ids[name] = row.id

@@ -5,7 +5,6 @@ the OpenAPI description; CORS settings that cannot be unsafe; errors that show n
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
@@ -92,7 +91,7 @@ def test_bearer_and_x_api_key_both_work(keyed: KeyedApp):
 
 def test_a_revoked_key_is_refused_from_its_next_request(keyed: KeyedApp):
     assert keyed.client.get(f"{V1}/cloned-voices", headers=keyed.auth("a")).status_code == 200
-    with contextmanager(keyed.app.state.database.sessions)() as session:
+    with keyed.app.state.database.session() as session:
         api_keys.revoke_key(session, key_id=keyed.ids["a"])
     assert_unauthorized(keyed.client.get(f"{V1}/cloned-voices", headers=keyed.auth("a")))
     assert keyed.client.get(f"{V1}/cloned-voices", headers=keyed.auth("b")).status_code == 200
@@ -137,7 +136,7 @@ def test_a_key_is_stored_hashed_and_its_use_recorded_once_a_minute(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'keys.db'}", timeout_seconds=5, pool_size=1)
     database.migrate()
     settings = Settings(auth_enabled=True)
-    with contextmanager(database.sessions)() as session:
+    with database.session() as session:
         row, key = api_keys.create_key(session, name="svc", is_admin=False)
         assert key.split("_")[-1] not in row.secret_sha256 and len(row.secret_sha256) == 64
         assert api_keys.check_key(session, key, settings=settings) == api_keys.Principal(row.id, sees_all=False)

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from api.errors import BackendError, UnavailableError, ValidationFailed, _validation_message
+from api.errors import BackendError, UnavailableError, ValidationFailed
+from api.http_errors import _validation_message
 from api.inference.client import map_triton_error
 from api.inference.tensors import SynthesisCall, build_inputs
 

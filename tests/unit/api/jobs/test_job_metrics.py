@@ -15,14 +15,15 @@ from prometheus_client import REGISTRY
 from api import metrics
 from api.errors import BackendError
 from api.inference.tensors import SynthesisCall
-from api.jobs import lookups, queue
 from api.jobs.worker import JobWorker
 from api.settings import Settings
+from api.store import job_queue
+from api.store import jobs as store
 from api.store.database import Database
 from api.store.job_table import Job, JobStatus
 from api.store.tables import Voice
 from tests.unit.api.fakes import FakeTriton
-from tests.unit.api.jobs.test_queue import LEASE, claim, new_job, state, submit
+from tests.unit.api.store.test_job_queue import LEASE, claim, new_job, state, submit
 
 
 def value(name: str, **labels: str) -> float:
@@ -82,7 +83,7 @@ class ScriptedTriton(FakeTriton):
 
 
 def add_voice(database: Database, voice_id: str) -> None:
-    with lookups.session_scope(database) as session, session.begin():
+    with database.session() as session, session.begin():
         session.add(
             Voice(id=voice_id, name=voice_id, ref_text="hola", language="Spanish", created_at=datetime.now(UTC))
         )
@@ -105,11 +106,11 @@ def test_worker_records_durations_by_outcome_and_the_database_gauges(database: D
         before = {outcome: ended(outcome) for outcome in metrics.JOB_OUTCOMES}
 
         async def finished(job_id: str) -> bool:
-            job = await lookups.in_session(database, lookups.get_state, job_id)
+            job = await database.in_session(store.get_state, job_id)
             return job is not None and job.status in JobStatus.FINISHED
 
         async def submitted(text: str) -> Job:
-            job, _ = await lookups.in_session(database, queue.submit, new_job(text=text))
+            job, _ = await database.in_session(job_queue.submit, new_job(text=text))
             return job
 
         worker.start()
@@ -119,7 +120,7 @@ def test_worker_records_durations_by_outcome_and_the_database_gauges(database: D
             await until(lambda: finished(bad.id))
             hanging = await submitted("hang on")
             await until(lambda: _status_is(database, hanging.id, JobStatus.PROCESSING))
-            await lookups.in_session(database, queue.cancel, hanging.id)
+            await database.in_session(job_queue.cancel, hanging.id)
             await until(lambda: _true(ended("cancelled") == before["cancelled"] + 1))
             assert ended("completed") == before["completed"] + 1
             assert ended("failed") == before["failed"] + 1
@@ -132,7 +133,7 @@ def test_worker_records_durations_by_outcome_and_the_database_gauges(database: D
         add_voice(database, "v2")
         await submitted("still pending")  # no worker claims it any more
         await worker.refresh_gauges()
-        counts = await lookups.in_session(database, lookups.counts_by_status)
+        counts = await database.in_session(store.counts_by_status)
         assert counts == {"completed": 1, "failed": 1, "cancelled": 1, "pending": 1}
         for job_state in metrics.JOB_STATES:
             assert value("qwen_tts_jobs", state=job_state) == counts.get(job_state, 0)
@@ -143,7 +144,7 @@ def test_worker_records_durations_by_outcome_and_the_database_gauges(database: D
 
 
 async def _status_is(database: Database, job_id: str, status: str) -> bool:
-    job = await lookups.in_session(database, lookups.get_state, job_id)
+    job = await database.in_session(store.get_state, job_id)
     return job is not None and job.status == status
 
 

@@ -13,14 +13,13 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from api.inference.tensors import SynthesisCall
-from api.jobs import lookups
 from api.jobs.worker import JobWorker
 from api.settings import Settings
 from api.store.database import Database
 from api.store.job_table import JobStatus
 from tests.unit.api.fakes import FakeTriton
 from tests.unit.api.jobs.test_job_metrics import until
-from tests.unit.api.jobs.test_queue import state, submit
+from tests.unit.api.store.test_job_queue import state, submit
 
 OUTAGE_SECONDS = 1.5
 LEASE_SECONDS = 0.6  # shorter than the outage: a dropped outcome would be claimed and run again
@@ -31,14 +30,14 @@ class Outage:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch):
         self.down = False
-        real = lookups.in_session
+        real = Database.in_session
 
         async def in_session(database: Database, fn: Any, *args: Any, **kwargs: Any) -> Any:
             if self.down:
                 raise OperationalError("SELECT 1", {}, ConnectionRefusedError("the database server is down"))
             return await real(database, fn, *args, **kwargs)
 
-        monkeypatch.setattr(lookups, "in_session", in_session)
+        monkeypatch.setattr(Database, "in_session", in_session)
 
     def start(self) -> None:
         self.down = True

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,7 +44,7 @@ def test_create_list_revoke(empty_database_url: str):
     database = Database(url, timeout_seconds=5, pool_size=1)
     settings = Settings(auth_enabled=True)
     try:
-        with contextmanager(database.sessions)() as session:
+        with database.session() as session:
             key_id = listed[0]["id"]
             assert store.get_key(session, key_id).secret_sha256 == api_keys.digest(key.split("_")[-1])
             assert api_keys.check_key(session, key, settings=settings).key_id == key_id

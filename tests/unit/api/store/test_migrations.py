@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import api.store.tables  # noqa: F401  (the tables the migrations must match)
-from api.store.database import create_db_engine
+from api.store.engine import create_db_engine
 from api.store.migrate import MIGRATIONS_DIR, current_revision, downgrade, upgrade_to_head
 
 ROOT = Path(__file__).resolve().parents[4]

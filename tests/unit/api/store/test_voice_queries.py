@@ -3,26 +3,16 @@ deletes, and the race of two first uses building the same prompt."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import numpy as np
-import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from api.store import voices as store
 from api.store.database import Database
 from api.store.tables import Voice, VoiceAudio, VoicePrompt, from_npy, to_npy, utc_now
-
-
-@pytest.fixture
-def database(empty_database_url: str) -> Iterator[Database]:
-    database = Database(empty_database_url, timeout_seconds=10, pool_size=5)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def session(database: Database) -> Session:

@@ -1,21 +1,15 @@
 """Reads of the job queue (status, lists, queue position, SSE polls): plain functions on a session,
-each one short transaction; and running them from async code on a session of their own."""
+each one short transaction. Async code runs them with `database.in_session`; writes are in job_queue.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
 from sqlalchemy import func
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
-from api.store.database import Database
 from api.store.job_table import Job, JobStatus
-
-T = TypeVar("T")
 
 # Everything but the payloads (request audio, result audio): what status, lists and SSE polls read.
 STATE_COLUMNS = (
@@ -109,19 +103,3 @@ def holds(session: Session, job_id: str, worker_id: str) -> bool:
     with session.begin():
         row = session.exec(query).first()
     return row is not None and row[0] == JobStatus.PROCESSING and row[1] == worker_id
-
-
-@contextmanager
-def session_scope(database: Database) -> Iterator[Session]:
-    """A session of the database's own factory, closed on exit."""
-    yield from database.sessions()
-
-
-async def in_session(database: Database, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run one of the functions above in a worker thread, on a session of its own."""
-
-    def work() -> T:
-        with session_scope(database) as session:
-            return fn(session, *args, **kwargs)
-
-    return await anyio.to_thread.run_sync(work)

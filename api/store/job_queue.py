@@ -1,10 +1,10 @@
 """The job queue's writes (submit, claim, renew, progress, complete, fail, release, cancel, delete,
 purge): plain functions on a session, each ONE short transaction, safe across processes. Reads are
-in lookups.py.
+in jobs.py.
 
 Claiming is the only contended step. On PostgreSQL the candidate row is picked with
 `SELECT ... FOR UPDATE SKIP LOCKED` (replicas claiming at once each get a different row, nobody
-waits); on SQLite every transaction takes the write lock first (`BEGIN IMMEDIATE`, database.py).
+waits); on SQLite every transaction takes the write lock first (`BEGIN IMMEDIATE`, engine.py).
 Either way the claim is then a conditional UPDATE whose rowcount says whether it won.
 
 A claim is a lease: a job whose worker stops renewing it (killed, partitioned) is claimed again
@@ -15,7 +15,7 @@ Worker-side writes (progress, complete, fail, release, renew) only apply while t
 `processing` and held by that worker: a cancelled, deleted or re-claimed job is never overwritten.
 
 Times are epoch seconds from the caller's clock (`now`): replicas need synchronised clocks (NTP),
-well within a lease. Blocking calls: async code runs them through `anyio.to_thread.run_sync`.
+well within a lease. Blocking calls: async code runs them with `Database.in_session`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api import metrics
-from api.jobs.lookups import by_idempotency_key, get_state
 from api.store.job_table import Job, JobStatus
+from api.store.jobs import by_idempotency_key, get_state
 
 ABANDONED = "the job was abandoned by its worker {n} times (worker died or lost the database); giving up"
 
