@@ -20,13 +20,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / ".cache" / "tiny-checkpoints"
 
 
-def _tiny_checkpoint_module() -> ModuleType:
-    """Import `tiny_checkpoints.checkpoint`, from this checkout if the package is not importable."""
+def _tiny_checkpoints() -> ModuleType:
+    """Import `tiny_checkpoints`, from this checkout if the package is not importable."""
     if importlib.util.find_spec("tiny_checkpoints") is None:
         sys.path.insert(0, str(REPO_ROOT))
-    from tiny_checkpoints import checkpoint
+    import tiny_checkpoints
 
-    return checkpoint
+    return tiny_checkpoints
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -48,7 +48,7 @@ def _folder_size(path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    tiny = _tiny_checkpoint_module()
+    tiny = _tiny_checkpoints()
     started = time.perf_counter()
     last = [started]
 

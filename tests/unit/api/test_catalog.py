@@ -1,5 +1,6 @@
 """The API's catalog names what the checkpoints know: the tiny ones copy the real models' lists."""
 
+import tiny_checkpoints
 from api.catalog import (
     LANGUAGES,
     SPEAKERS,
@@ -9,12 +10,11 @@ from api.catalog import (
     canonical_speaker,
     model_label,
 )
-from tiny_checkpoints import checkpoint as tiny_checkpoint
 
 
 def test_catalog_matches_the_checkpoint_lists():
-    assert list(SPEAKERS) == list(tiny_checkpoint.SPEAKERS)
-    assert ["Auto", *tiny_checkpoint.LANGUAGES] == LANGUAGES
+    assert list(SPEAKERS) == list(tiny_checkpoints.SPEAKERS)
+    assert ["Auto", *tiny_checkpoints.LANGUAGES] == LANGUAGES
 
 
 def test_lookups_ignore_case_and_keep_the_display_spelling():

@@ -13,7 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 qwen_tts = pytest.importorskip("qwen_tts")
 
-from tiny_checkpoints import checkpoint as tc  # noqa: E402
+import tiny_checkpoints as tc  # noqa: E402
+from tiny_checkpoints import weights  # noqa: E402
 
 TEXT = "Hello world, this is a test."
 REF_TEXT = "This is the reference clip."
@@ -149,7 +150,7 @@ def test_interrupted_write_keeps_the_old_checkpoint(tmp_path: Path, monkeypatch:
     def interrupted(*_args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tc, "_build_codec_model", interrupted)  # the writer, not the model, is under test
+    monkeypatch.setattr(weights, "build_codec_model", interrupted)  # the writer, not the model, is under test
     with pytest.raises(KeyboardInterrupt):
         tc.write_tiny_checkpoint(path, variant="custom_voice", size="0.6B", seed=5)
     assert tree_state(path) == before
