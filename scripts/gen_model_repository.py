@@ -13,12 +13,9 @@ from pathlib import Path
 
 from tts_contract.models import HUB_IDS, INFO_MODEL, triton_model_name
 from tts_contract.pbtxt import INFO_CONFIG, tts_config
+from tts_engine.config import default_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# Engine settings (tts_engine/config.py; QWEN_TTS_ENGINE, QWEN_TTS_MAX_BATCH_ROWS and
-# QWEN_TTS_STREAM_CHUNK_FRAMES override them at run time).
-ENGINE_PARAMS = {"engine": "continuous", "max_batch_rows": "32", "stream_chunk_frames": "8"}
 
 MODEL_PY = '''"""Triton entry point of one Qwen3-TTS model (generated): the logic lives in tts_engine."""
 
@@ -33,7 +30,9 @@ def render() -> dict[str, str]:
     files: dict[str, str] = {}
     for size, variant in HUB_IDS:
         name = triton_model_name(size, variant)
-        files[f"{name}/config.pbtxt"] = tts_config(size, variant, ENGINE_PARAMS)
+        # The engine's settings at their defaults (EngineConfig, the one place they are written);
+        # each one's QWEN_TTS_* variable overrides its parameter at run time.
+        files[f"{name}/config.pbtxt"] = tts_config(size, variant, default_parameters())
         files[f"{name}/1/model.py"] = MODEL_PY.format(module="serving.triton_model")
     files[f"{INFO_MODEL}/config.pbtxt"] = INFO_CONFIG
     files[f"{INFO_MODEL}/1/model.py"] = MODEL_PY.format(module="serving.info_model")

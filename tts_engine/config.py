@@ -1,8 +1,8 @@
 """Typed configuration of one Triton TTS model instance, parsed once in `initialize()`.
 
-Sources, later ones winning: the model's `config.pbtxt` parameters, then environment variables
-(what docker-compose and Helm set). Misconfiguration raises `ConfigError` so Triton refuses to
-load the model instead of failing on the first request.
+Sources, later ones winning: the defaults of `EngineConfig`'s settings, the model's `config.pbtxt`
+parameters, then environment variables (what docker-compose and Helm set). Misconfiguration
+raises `ConfigError` so Triton refuses to load the model instead of failing on the first request.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 from tts_contract.models import HUB_IDS, SIZES, Variant, triton_model_name
@@ -20,7 +20,29 @@ class ConfigError(ValueError):
     """The model's configuration is invalid: the model must not load."""
 
 
-__all__ = ["HUB_IDS", "SIZES", "ConfigError", "EngineConfig", "Variant", "parse_engine_config", "triton_model_name"]
+__all__ = [
+    "HUB_IDS",
+    "SETTINGS",
+    "SIZES",
+    "ConfigError",
+    "EngineConfig",
+    "Variant",
+    "default_parameters",
+    "parse_engine_config",
+    "triton_model_name",
+]
+
+
+ENGINES = ("continuous", "grouped")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def setting(default: str | int | None, env: str, *, low: int = 0, high: int = 0, choices: tuple[str, ...] = ()) -> Any:
+    """A tunable field of `EngineConfig`: the config.pbtxt parameter of the field's name, overridden
+    by the environment variable `env`; an empty value counts as unset. An int default makes it an
+    integer in [low, high]; `choices` limits a string. The default is written here and nowhere else
+    (`scripts/gen_model_repository.py` writes it into every config.pbtxt)."""
+    return field(default=default, metadata={"env": env, "low": low, "high": high, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -30,35 +52,51 @@ class EngineConfig:
     size: str
     weights: str
     """Hub id or local directory, as given to `Qwen3TTSModel.from_pretrained`."""
-    device: str
+    device: str = setting("auto", "QWEN_TTS_DEVICE")
     """`cpu`, `cuda`, `cuda:N`; `auto` is resolved by the loader."""
-    dtype: str
+    dtype: str = setting("auto", "QWEN_TTS_DTYPE", choices=DTYPES)
     """`float32`, `bfloat16`, `float16`; `auto` is bf16 on a GPU and fp32 on the CPU."""
-    attn_implementation: str | None = None
-    engine: str = "continuous"
+    attn_implementation: str | None = setting(None, "QWEN_TTS_ATTN_IMPLEMENTATION")
+    engine: str = setting("continuous", "QWEN_TTS_ENGINE", choices=ENGINES)
     """`continuous`: the step-level loop (rows join and leave the running batch at each decoding
     step, per-row sampling); `grouped`: whole batches through the package's `generate_*`, one call
     per group of equal sampling settings (the fallback)."""
-    max_batch_rows: int = 32
+    max_batch_rows: int = setting(32, "QWEN_TTS_MAX_BATCH_ROWS", low=1, high=1024)
     """Rows decoded together at most; further requests wait for a row to finish."""
-    stream_chunk_frames: int = 8
+    stream_chunk_frames: int = setting(8, "QWEN_TTS_STREAM_CHUNK_FRAMES", low=1, high=1000)
     """Codec frames (80 ms each) per streamed audio chunk."""
-    max_frames_per_text_token: int = 25
+    max_frames_per_text_token: int = setting(25, "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN", low=0, high=1000)
     """Continuous engine: a row stops after 100 + this many frames per token of its text, even
     before max_new_tokens (real models sometimes never sample EOS and would speak noise up to the
     limit). 25 frames (2 s) per token is several times any real speech rate; 0 turns it off."""
 
 
-ENGINES = ("continuous", "grouped")
+SETTINGS: tuple[Field[Any], ...] = tuple(f for f in fields(EngineConfig) if "env" in f.metadata)
+"""The tunable fields of `EngineConfig`, each with its parameter name, variable and bounds."""
 
 
-def _positive_int(name: str, key: str, raw: str, low: int, high: int) -> int:
+def default_parameters() -> dict[str, str]:
+    """The config.pbtxt parameters of every setting that has a default, at that default."""
+    return {f.name: str(f.default) for f in SETTINGS if f.default is not None}
+
+
+def _setting(model: str, spec: Field[Any], params: Mapping[str, str], env: Mapping[str, str]) -> Any:
+    """One setting's value: its variable if set, else its parameter if set, else its default."""
+    var = spec.metadata["env"]
+    key, raw = (var, env[var]) if env.get(var) else (spec.name, params.get(spec.name) or None)
+    if raw is None:
+        return spec.default
+    choices, low, high = spec.metadata["choices"], spec.metadata["low"], spec.metadata["high"]
+    if choices and raw not in choices:
+        raise ConfigError(f"model {model}: {key} must be one of {', '.join(choices)}, got {raw!r}")
+    if not isinstance(spec.default, int):
+        return raw
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ConfigError(f"model {name}: {key} must be an integer, got {raw!r}") from exc
+        raise ConfigError(f"model {model}: {key} must be an integer, got {raw!r}") from exc
     if not low <= value <= high:
-        raise ConfigError(f"model {name}: {key} must be between {low} and {high}, got {value}")
+        raise ConfigError(f"model {model}: {key} must be between {low} and {high}, got {value}")
     return value
 
 
@@ -104,27 +142,7 @@ def parse_engine_config(model_config_json: str, env: Mapping[str, str] | None = 
     if (size, variant) not in HUB_IDS:
         raise ConfigError(f"model {name}: no upstream Qwen3-TTS {variant.value} model of size {size!r}")
     hub_id = params.get("hub_id") or HUB_IDS[(size, variant)]
-    device = env.get("QWEN_TTS_DEVICE") or params.get("device") or "auto"
-    dtype = env.get("QWEN_TTS_DTYPE") or params.get("dtype") or "auto"
-    if dtype not in ("auto", "float32", "bfloat16", "float16"):
-        raise ConfigError(f"model {name}: dtype {dtype!r} is not one of auto, float32, bfloat16, float16")
-    attn = env.get("QWEN_TTS_ATTN_IMPLEMENTATION") or params.get("attn_implementation") or None
-    engine = env.get("QWEN_TTS_ENGINE") or params.get("engine") or "continuous"
-    if engine not in ENGINES:
-        raise ConfigError(f"model {name}: engine {engine!r} is not one of {', '.join(ENGINES)}")
-    rows = env.get("QWEN_TTS_MAX_BATCH_ROWS") or params.get("max_batch_rows") or "32"
-    chunk = env.get("QWEN_TTS_STREAM_CHUNK_FRAMES") or params.get("stream_chunk_frames") or "8"
-    per_token = env.get("QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN") or params.get("max_frames_per_text_token") or "25"
+    settings: dict[str, Any] = {spec.name: _setting(name, spec, params, env) for spec in SETTINGS}
     return EngineConfig(
-        model_name=name,
-        variant=variant,
-        size=size,
-        weights=resolve_weights(name, hub_id, env),
-        device=device,
-        dtype=dtype,
-        attn_implementation=attn,
-        engine=engine,
-        max_batch_rows=_positive_int(name, "max_batch_rows", rows, 1, 1024),
-        stream_chunk_frames=_positive_int(name, "stream_chunk_frames", chunk, 1, 1000),
-        max_frames_per_text_token=_positive_int(name, "max_frames_per_text_token", per_token, 0, 1000),
+        model_name=name, variant=variant, size=size, weights=resolve_weights(name, hub_id, env), **settings
     )

@@ -3,7 +3,27 @@ from pathlib import Path
 
 import pytest
 
-from tts_engine.config import ConfigError, Variant, parse_engine_config, resolve_weights, triton_model_name
+from tts_engine.config import (
+    SETTINGS,
+    ConfigError,
+    Variant,
+    default_parameters,
+    parse_engine_config,
+    resolve_weights,
+    triton_model_name,
+)
+
+BASE = {"variant": "custom_voice", "model_size": "1.7B"}
+# Each setting: a value for its config.pbtxt parameter and another for its variable, as parsed.
+SAMPLES = {
+    "device": ("cpu", "cuda:1"),
+    "dtype": ("float32", "bfloat16"),
+    "attn_implementation": ("sdpa", "eager"),
+    "engine": ("grouped", "continuous"),
+    "max_batch_rows": (8, 64),
+    "stream_chunk_frames": (4, 12),
+    "max_frames_per_text_token": (40, 0),
+}
 
 
 def config_json(**params: str) -> str:
@@ -53,31 +73,59 @@ def test_model_names():
     assert triton_model_name("0.6B", "voice_clone") == "voice_clone_0_6b"
 
 
-def test_engine_settings_from_parameters_then_environment():
-    base = {"variant": "custom_voice", "model_size": "1.7B"}
-    cfg = parse_engine_config(config_json(**base), env={})
-    assert (cfg.engine, cfg.max_batch_rows, cfg.stream_chunk_frames, cfg.max_frames_per_text_token) == (
-        "continuous",
-        32,
-        8,
-        25,
-    )
-    cfg = parse_engine_config(
-        config_json(**base, engine="grouped", max_batch_rows="8", max_frames_per_text_token="40"),
-        env={"QWEN_TTS_MAX_BATCH_ROWS": "64", "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN": "0"},
-    )
-    assert (cfg.engine, cfg.max_batch_rows, cfg.max_frames_per_text_token) == ("grouped", 64, 0)
+def test_every_existing_variable_is_a_setting():
+    assert {spec.metadata["env"]: spec.name for spec in SETTINGS} == {
+        "QWEN_TTS_DEVICE": "device",
+        "QWEN_TTS_DTYPE": "dtype",
+        "QWEN_TTS_ATTN_IMPLEMENTATION": "attn_implementation",
+        "QWEN_TTS_ENGINE": "engine",
+        "QWEN_TTS_MAX_BATCH_ROWS": "max_batch_rows",
+        "QWEN_TTS_STREAM_CHUNK_FRAMES": "stream_chunk_frames",
+        "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN": "max_frames_per_text_token",
+    }
+    assert set(SAMPLES) == {spec.name for spec in SETTINGS}
+
+
+def test_defaults_are_the_dataclass_defaults_and_what_the_generator_writes():
+    cfg = parse_engine_config(config_json(**BASE), env={})
+    for spec in SETTINGS:
+        assert getattr(cfg, spec.name) == spec.default, spec.name
+    assert default_parameters() == {
+        "device": "auto",
+        "dtype": "auto",
+        "engine": "continuous",
+        "max_batch_rows": "32",
+        "stream_chunk_frames": "8",
+        "max_frames_per_text_token": "25",
+    }
+    # The generated parameters parse back to the same defaults.
+    assert parse_engine_config(config_json(**BASE, **default_parameters()), env={}) == cfg
+
+
+@pytest.mark.parametrize("spec", SETTINGS, ids=lambda spec: spec.name)
+def test_each_setting_reads_its_parameter_and_its_variable_wins(spec):
+    from_param, from_env = SAMPLES[spec.name]
+    var = spec.metadata["env"]
+    params = {**BASE, spec.name: str(from_param)}
+    assert getattr(parse_engine_config(config_json(**params), env={}), spec.name) == from_param
+    assert getattr(parse_engine_config(config_json(**params), env={var: str(from_env)}), spec.name) == from_env
+    # An empty variable is unset (compose writes `${VAR:-}`): the parameter stands.
+    assert getattr(parse_engine_config(config_json(**params), env={var: ""}), spec.name) == from_param
 
 
 @pytest.mark.parametrize(
-    "env",
+    ("source", "key", "value", "message"),
     [
-        {"QWEN_TTS_ENGINE": "turbo"},
-        {"QWEN_TTS_MAX_BATCH_ROWS": "0"},
-        {"QWEN_TTS_STREAM_CHUNK_FRAMES": "many"},
-        {"QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN": "-1"},
+        ("env", "QWEN_TTS_MAX_BATCH_ROWS", "0", "between 1 and 1024"),
+        ("env", "QWEN_TTS_MAX_BATCH_ROWS", "1025", "between 1 and 1024"),
+        ("param", "stream_chunk_frames", "many", "must be an integer"),
+        ("env", "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN", "-1", "between 0 and 1000"),
+        ("param", "engine", "turbo", "one of continuous, grouped"),
+        ("env", "QWEN_TTS_DTYPE", "int3", "one of auto, float32, bfloat16, float16"),
     ],
 )
-def test_bad_engine_settings_refuse_to_load(env):
-    with pytest.raises(ConfigError):
-        parse_engine_config(config_json(variant="custom_voice", model_size="1.7B"), env=env)
+def test_bad_values_name_the_key(source, key, value, message):
+    params, env = (BASE, {key: value}) if source == "env" else ({**BASE, key: value}, {})
+    with pytest.raises(ConfigError, match=f"model m: {key} must be .*") as info:
+        parse_engine_config(config_json(**params), env=env)
+    assert (message in str(info.value) and repr(value) in str(info.value)) or value in str(info.value)
