@@ -6,12 +6,12 @@ sampling defaults) so that the package's own code treats it exactly like a real 
 
 from __future__ import annotations
 
+from tts_contract.models import HUB_IDS
+from tts_contract.voices import LANGUAGES as CONTRACT_LANGUAGES
+from tts_contract.voices import SPEAKERS as CONTRACT_SPEAKERS
+
 VARIANT_DIRS: dict[tuple[str, str], str] = {
-    ("1.7B", "custom_voice"): "Qwen3-TTS-12Hz-1.7B-CustomVoice",
-    ("0.6B", "custom_voice"): "Qwen3-TTS-12Hz-0.6B-CustomVoice",
-    ("1.7B", "voice_design"): "Qwen3-TTS-12Hz-1.7B-VoiceDesign",
-    ("1.7B", "voice_clone"): "Qwen3-TTS-12Hz-1.7B-Base",
-    ("0.6B", "voice_clone"): "Qwen3-TTS-12Hz-0.6B-Base",
+    (size, variant.value): hub_id.rsplit("/", 1)[-1] for (size, variant), hub_id in HUB_IDS.items()
 }
 
 # Our variant names -> the package's `tts_model_type`; our sizes -> its `tts_model_size`.
@@ -57,19 +57,9 @@ REAL_SPEAKERS: tuple[tuple[str, int, str | bool], ...] = (
     ("eric", 2875, "sichuan_dialect"),
     ("dylan", 2878, "beijing_dialect"),
 )
-SPEAKERS = ("Vivian", "Serena", "Uncle_Fu", "Dylan", "Eric", "Ryan", "Aiden", "Ono_Anna", "Sohee")
-LANGUAGES = (
-    "Chinese",
-    "English",
-    "Japanese",
-    "Korean",
-    "German",
-    "French",
-    "Russian",
-    "Portuguese",
-    "Spanish",
-    "Italian",
-)
+# The real checkpoints' speakers and languages: the contract's lists (Auto is the API's, not a checkpoint's).
+SPEAKERS = tuple(CONTRACT_SPEAKERS)
+LANGUAGES = tuple(language for language in CONTRACT_LANGUAGES if language != "Auto")
 
 
 # The real checkpoints' generation_config.json (the wrapper's sampling defaults).
