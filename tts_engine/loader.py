@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from tts_engine.config import EngineConfig
@@ -28,6 +29,16 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda:0" if torch.cuda.is_available() else "cpu"
     return device
+
+
+def cuda_memory(device: str) -> Callable[[], tuple[int, int]] | None:
+    """(allocated, reserved) bytes of torch's allocator on `device`, or None off the GPU."""
+    import torch
+
+    device = resolve_device(device)
+    if not device.startswith("cuda"):
+        return None
+    return lambda: (torch.cuda.memory_allocated(device), torch.cuda.memory_reserved(device))
 
 
 def resolve_dtype(dtype: str, device: str) -> Any:

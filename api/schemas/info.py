@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class WeightsInfo(BaseModel):
@@ -31,13 +29,27 @@ class HealthResponse(BaseModel):
     error: str | None = None
 
 
+class GpuInfo(BaseModel):
+    """The contract's fields, then ours. Allocated and reserved are torch's, summed over the TTS model
+    processes as of their last decoding step or load (null when Triton's metrics cannot be read);
+    used is the whole device's (every process, CUDA contexts included)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    total_memory_gb: float
+    allocated_memory_gb: float | None = None
+    reserved_memory_gb: float | None = None
+    used_memory_gb: float | None = None
+    device_count: int | None = None
+
+
 class ModelsResponse(BaseModel):
     available_models: dict[str, dict[str, str]]
     available_speakers: list[str]
     supported_languages: list[str]
     loaded_models: list[str]
     cuda_available: bool
-    gpu_info: dict[str, Any] | None
+    gpu_info: GpuInfo | None
     default_model_size: str
     weights: list[WeightsInfo]
     random_weights: bool

@@ -13,7 +13,7 @@ from api import metrics
 from api.catalog import LANGUAGES, SPEAKERS, available_models
 from api.errors import UnavailableError
 from api.inference.client import TritonGateway
-from api.schemas.info import HealthResponse, ModelsResponse, WeightsInfo
+from api.schemas.info import GpuInfo, HealthResponse, ModelsResponse, WeightsInfo
 from api.settings import Settings
 from api.store.database import Database
 
@@ -132,7 +132,7 @@ async def models(*, triton: TritonGateway, settings: Settings) -> ModelsResponse
         supported_languages=LANGUAGES,
         loaded_models=[_label(name, info) for name in loaded],
         cuda_available=bool(info.get("cuda_available")),
-        gpu_info=info.get("gpu"),
+        gpu_info=GpuInfo.model_validate(info["gpu"]) if info.get("gpu") else None,
         default_model_size=settings.default_model_size,
         weights=weights,
         random_weights=random,

@@ -8,16 +8,20 @@ generated, requests waiting for a free row, and the busy time and frames of its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tts_engine.scheduling.loop import LoopStats
+
+Memory = Callable[[], tuple[int, int]]
+"""The model process's GPU memory: (allocated, reserved) bytes of torch's caching allocator."""
 
 FRAME_SECONDS = 0.08
 """Audio per codec frame (12.5 Hz): frames_total x 0.08 is audio seconds generated."""
 
 
 class EngineMetrics:
-    def __init__(self, pb_utils: Any, *, model: str, max_rows: int) -> None:
+    def __init__(self, pb_utils: Any, *, model: str, max_rows: int, memory: Memory | None = None) -> None:
         family = pb_utils.MetricFamily
         labels = {"model": model}
         # Triton requires a family to outlive its metrics: keep every family referenced.
@@ -42,8 +46,25 @@ class EngineMetrics:
             "qwen_tts_engine_frames_total", family.COUNTER, f"Codec frames generated ({FRAME_SECONDS} s of audio each)"
         )
         self.capacity.set(max_rows)
+        # Each model is its own process: /models sums these over the models (server_info.py).
+        self._memory = memory
+        self.allocated = metric(
+            "qwen_tts_engine_gpu_allocated_bytes", family.GAUGE, "GPU memory held by tensors of this model's process"
+        )
+        self.reserved = metric(
+            "qwen_tts_engine_gpu_reserved_bytes", family.GAUGE, "GPU memory reserved by this model's torch allocator"
+        )
+        self.observe_memory()
+
+    def observe_memory(self) -> None:
+        """At load and after each step (host-side counters: no device sync)."""
+        if self._memory is not None:
+            allocated, reserved = self._memory()
+            self.allocated.set(allocated)
+            self.reserved.set(reserved)
 
     def observe(self, stats: LoopStats) -> None:
+        self.observe_memory()
         self.active.set(stats.active_rows)
         self.waiting.set(stats.waiting)
         self.steps.increment(1)

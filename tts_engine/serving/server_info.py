@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +38,46 @@ def describe_repository(repository: Path, env: dict[str, str] | None = None) -> 
     return models
 
 
-def gpu_info() -> dict[str, Any]:
+# The generation loops' gauges (engine_metrics.py), one per model process, on Triton's metrics port.
+_MEMORY_GAUGE = re.compile(r"^qwen_tts_engine_gpu_(allocated|reserved)_bytes\{[^}]*\}\s+(\S+)", re.MULTILINE)
+
+
+def models_gpu_memory(metrics_text: str) -> dict[str, float]:
+    """Bytes allocated and reserved by torch, summed over the TTS model processes."""
+    totals = {"allocated": 0.0, "reserved": 0.0}
+    for kind, value in _MEMORY_GAUGE.findall(metrics_text):
+        totals[kind] += float(value)
+    return totals
+
+
+def _triton_metrics(timeout: float = 1.0) -> str | None:
+    url = f"http://127.0.0.1:{os.environ.get('TRITON_METRICS_PORT', '8002')}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return str(response.read().decode("utf-8"))
+    except OSError:
+        return None
+
+
+def gpu_info(metrics_text: str | None = None) -> dict[str, Any]:
+    """The device, and (the contract's allocated/reserved) what the model processes' torch holds on it:
+    each model is a process of its own, so this one's torch counters would say nothing. None when
+    Triton's metrics cannot be read."""
     import torch
 
     if not torch.cuda.is_available():
         return {"cuda_available": False, "gpu": None}
     free, total = torch.cuda.mem_get_info(0)
+    text = metrics_text if metrics_text is not None else _triton_metrics()
+    held = models_gpu_memory(text) if text is not None else None
     return {
         "cuda_available": True,
         "gpu": {
             "name": torch.cuda.get_device_name(0),
             "device_count": torch.cuda.device_count(),
             "total_memory_gb": round(total / 2**30, 2),
+            "allocated_memory_gb": None if held is None else round(held["allocated"] / 2**30, 2),
+            "reserved_memory_gb": None if held is None else round(held["reserved"] / 2**30, 2),
             "used_memory_gb": round((total - free) / 2**30, 2),
         },
     }

@@ -19,7 +19,7 @@ import triton_python_backend_utils as pb_utils
 
 from tts_contract.tensors import INPUTS
 from tts_engine.config import parse_engine_config
-from tts_engine.loader import describe, load_model
+from tts_engine.loader import cuda_memory, describe, load_model
 from tts_engine.requests import wants_stream
 from tts_engine.scheduling.engine import Engine
 from tts_engine.scheduling.loop import GenerationLoop, Outcome, Sink, Submission
@@ -71,7 +71,9 @@ class TritonPythonModel:
         model = load_model(config)
         self.engine = Engine.for_model(model, config.variant)
         self.groups = self.engine.prompt_spec.num_code_groups if self.engine.prompt_spec else 0
-        metrics = EngineMetrics(pb_utils, model=config.model_name, max_rows=config.max_batch_rows)
+        metrics = EngineMetrics(
+            pb_utils, model=config.model_name, max_rows=config.max_batch_rows, memory=cuda_memory(config.device)
+        )
         self.loop = GenerationLoop(
             build_runner(self.engine, config), name=f"generation-{config.model_name}", observe=metrics.observe
         )

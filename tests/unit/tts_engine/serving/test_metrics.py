@@ -49,3 +49,13 @@ def test_stats_accumulate_into_gauges_and_counters() -> None:
     assert made["qwen_tts_engine_frames_total"] == 6
     assert abs(made["qwen_tts_engine_step_seconds_total"] - 0.09) < 1e-9
     assert {entry[2]["model"] for entry in FakeFamily.made.values()} == {"custom_voice_1_7b"}
+
+
+def test_gpu_memory_is_read_at_load_and_after_each_step() -> None:
+    held = iter([(1 << 30, 2 << 30), (3 << 30, 4 << 30)])
+    metrics = EngineMetrics(FakePbUtils(), model="voice_clone_1_7b", max_rows=8, memory=lambda: next(held))
+    made = FakeFamily.made
+    assert made["qwen_tts_engine_gpu_allocated_bytes"][1].value == 1 << 30
+    metrics.observe(LoopStats(active_rows=1, frames=1, waiting=0, step_seconds=0.01))
+    assert made["qwen_tts_engine_gpu_allocated_bytes"][1].value == 3 << 30
+    assert made["qwen_tts_engine_gpu_reserved_bytes"][1].value == 4 << 30
