@@ -7,10 +7,15 @@ Triton model validates again against the loaded checkpoint (whose lists are the 
 from __future__ import annotations
 
 from tts_contract.models import HUB_IDS, SIZES, Variant, triton_model_name
-from tts_contract.voices import LANGUAGES, SPEAKERS
+from tts_contract.voices import LANGUAGES as LANGUAGE_CHOICES
+from tts_contract.voices import SPEAKERS
+
+LANGUAGES = [name for name in LANGUAGE_CHOICES if name != "Auto"]
+"""The models' languages in the contract's order (GET /models); LANGUAGE_CHOICES adds `Auto` first."""
+LANGUAGE_NOTES = "Use 'Auto' para detección automática del idioma"
 
 _SPEAKERS_BY_KEY = {name.lower(): name for name in SPEAKERS}
-_LANGUAGES_BY_KEY = {name.lower(): name for name in LANGUAGES}
+_LANGUAGES_BY_KEY = {name.lower(): name for name in LANGUAGE_CHOICES}
 
 
 def canonical_speaker(name: str) -> str | None:

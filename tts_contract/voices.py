@@ -15,16 +15,17 @@ SPEAKERS: dict[str, dict[str, str]] = {
     "Sohee": {"gender": "Female", "language": "Korean", "style": "Warm, rich emotion"},
 }
 
+# The contract's order (GET /languages: Auto, Spanish, English, Chinese, ...), then the models' own.
 LANGUAGES = [
     "Auto",
-    "Chinese",
+    "Spanish",
     "English",
+    "Chinese",
     "Japanese",
     "Korean",
     "German",
     "French",
     "Russian",
     "Portuguese",
-    "Spanish",
     "Italian",
 ]

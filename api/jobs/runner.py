@@ -1,9 +1,12 @@
 """Run one claimed job: the synchronous endpoints' services, with progress reported by stage.
 
-Stages are real steps, reported as they start: `preparing_reference` (fetching or decoding the
-reference audio, loading a stored voice, building its clone prompt), `generating` (the Triton call),
-`encoding` (the audio codec). Triton answers a generation in one piece, so the percent of a stage
-is where that stage starts, not measured work: events carry `percent_is_estimate: true`.
+Stages are the contract's, reported as they start: `loading_model` when a worker takes the job (the
+model is checked, loaded on demand) and again while the reference is prepared (fetching or decoding
+the reference audio, loading a stored voice, building its clone prompt), `generating` (the Triton
+call), and our own `encoding` (the audio codec). Triton answers a generation in one piece, so the
+percent of a stage is where that stage starts, not measured work: events carry
+`percent_is_estimate: true`. `created` (submission), `queued` (given back for a retry) and the final
+stages are written by the queue (api/jobs/queue.py, api/services/jobs.py).
 """
 
 from __future__ import annotations
@@ -28,16 +31,17 @@ from api.store.job_table import Job
 
 Report = Callable[[str], Awaitable[None]]
 
-# stage -> (percent where it starts, message)
-STAGES: dict[str, tuple[int, str]] = {
-    "preparing_reference": (10, "Preparando audio de referencia..."),
-    "generating": (25, "Generando audio..."),
-    "encoding": (90, "Codificando audio..."),
+# step reported -> (the contract's stage, percent where it starts, message)
+STAGES: dict[str, tuple[str, int, str]] = {
+    "loading_model": ("loading_model", 15, "Cargando modelo..."),
+    "preparing_reference": ("loading_model", 15, "Preparando audio de referencia..."),
+    "generating": ("generating", 50, "Generando audio..."),
+    "encoding": ("encoding", 90, "Codificando audio..."),
 }
 
 
-def progress(stage: str) -> dict[str, Any]:
-    percent, message = STAGES[stage]
+def progress(step: str) -> dict[str, Any]:
+    stage, percent, message = STAGES[step]
     return {
         "stage": stage,
         "percent": percent,
@@ -121,12 +125,25 @@ async def _dispatch(body: BaseModel, triton: TritonGateway, settings: Settings, 
     raise TypeError(f"no runner for {type(body).__name__}")
 
 
+def _skip_repeats(report: Report) -> Report:
+    """A step reported twice in a row (a reference prepared, then its clone prompt built) is one event."""
+    last: list[str] = []
+
+    async def once(step: str) -> None:
+        if last != [step]:
+            last[:] = [step]
+            await report(step)
+
+    return once
+
+
 async def run_job(
     job: Job, *, triton: TritonGateway, settings: Settings, database: Database, report: Report
 ) -> dict[str, Any]:
     """The job's result (the synchronous endpoint's response body); raises ApiError as it would."""
     job_type = JobType(job.job_type)
     body = job_requests.parse(job_type, job.request_data)
+    report = _skip_repeats(report)
     if job_type in (JobType.VOICE_CLONE_URL, JobType.VOICE_CLONE_FILE, JobType.CLONED_VOICE_GENERATE):
         await report("preparing_reference")
     response = await _dispatch(body, ReportingGateway(triton, report), settings, database)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.catalog import LANGUAGES, SPEAKERS
+from api.catalog import LANGUAGE_CHOICES, LANGUAGE_NOTES, SPEAKERS
 from api.deps import SettingsDep, TritonDep
 from api.schemas.info import HealthResponse, LanguagesResponse, ModelsResponse, SpeakersResponse
 from api.schemas.tts import ErrorResponse
@@ -49,4 +49,4 @@ async def speakers() -> SpeakersResponse:
 
 @router.get("/languages", response_model=LanguagesResponse)
 async def languages() -> LanguagesResponse:
-    return LanguagesResponse(languages=LANGUAGES, notes="Use 'Auto' to let the model detect the language")
+    return LanguagesResponse(languages=LANGUAGE_CHOICES, notes=LANGUAGE_NOTES)

@@ -12,6 +12,7 @@ from api.catalog import Variant
 from api.deps import LimiterDep, SettingsDep, TritonDep
 from api.errors import ValidationFailed
 from api.schemas.tts import (
+    CLONE_LANGUAGE,
     SEED_DESCRIPTION,
     SEED_MAX,
     CustomVoiceRequest,
@@ -72,7 +73,7 @@ async def clone_from_upload(
     ref_audio: Annotated[UploadFile, File(description="Reference audio (WAV, MP3, OGG, FLAC)")],
     text: Annotated[str, Form()],
     ref_text: Annotated[str, Form()],
-    language: Annotated[str, Form()] = "Spanish",
+    language: Annotated[str, Form()] = CLONE_LANGUAGE,
     output_format: Annotated[str, Form()] = AudioFormat.WAV.value,
     model_size: Annotated[str | None, Form()] = None,
     temperature: Annotated[float | None, Form()] = None,

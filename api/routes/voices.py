@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from api.deps import LimiterDep, OffsetQuery, PrincipalDep, SessionDep, SettingsDep, TritonDep
 from api.errors import ValidationFailed
 from api.routes.tts import ERRORS
+from api.schemas.pages import page_fields
 from api.schemas.tts import ErrorResponse, TTSResponse
 from api.schemas.voices import (
     ClonedVoiceTTSRequest,
@@ -139,7 +140,7 @@ async def list_voices(
     found, total = await voices.list_voices(
         session=session, principal=principal, language=language, limit=limit, offset=offset
     )
-    return VoiceList(voices=found, total=total)
+    return VoiceList(voices=found, **page_fields(total=total, offset=offset, limit=limit, count=len(found)))
 
 
 # Declared before /{voice_id}: "stats" is a path, not a voice id.

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from api.schemas.pages import Page
 from api.schemas.tts import (
+    CLONE_LANGUAGE,
     CustomVoiceRequest,
     ModelSize,
     RefText,
@@ -34,6 +36,7 @@ class VoiceCloneFileRequest(TTSBase):
     )
     ref_text: RefText
     model_size: ModelSize | None = None
+    language: str = CLONE_LANGUAGE
 
 
 # Each job type's `request_data` is validated by the model of its synchronous endpoint.
@@ -58,7 +61,8 @@ class JobCreate(BaseModel):
 
 class JobProgress(BaseModel):
     stage: str = Field(
-        description="queued, starting, preparing_reference, generating, encoding, done, failed, cancelled"
+        description="created (submitted), loading_model (model checked or loaded, reference prepared), "
+        "generating, encoding, then completed, failed or cancelled; queued: given back to the queue for a retry"
     )
     percent: float
     message: str
@@ -94,9 +98,8 @@ class JobStatusResponse(BaseModel):
     job: JobView
 
 
-class JobList(BaseModel):
+class JobList(Page):
     jobs: list[JobView]
-    total: int
 
 
 class JobResult(BaseModel):

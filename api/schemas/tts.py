@@ -164,7 +164,12 @@ class VoiceDesignRequest(TTSBase):
         return value
 
 
+CLONE_LANGUAGE = "Spanish"
+"""The contract's default `language` of /tts/clone/upload; /tts/clone/url and the clone jobs agree."""
+
+
 class VoiceCloneURLRequest(TTSBase):
+    language: str = CLONE_LANGUAGE
     ref_audio_url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
     ref_text: RefText
     model_size: ModelSize | None = None

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from api.audio.encode import AudioFormat
 from api.catalog import canonical_language
+from api.schemas.pages import Page
 from api.schemas.tts import GenerationParams, ModelSize, NonEmptyText, RefText, Seed
 
 NAME_MAX_CHARS = 100
@@ -119,9 +120,8 @@ class VoiceSaved(BaseModel):
     message: str
 
 
-class VoiceList(BaseModel):
+class VoiceList(Page):
     voices: list[VoicePublic]
-    total: int
 
 
 class VoiceDetail(BaseModel):

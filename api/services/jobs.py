@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from api.errors import ConflictError, NotFoundError, OverloadedError, ValidationFailed
 from api.schemas.jobs import JobCreate, JobList, JobProgress, JobResult, JobView
+from api.schemas.pages import page_fields
 from api.services import job_requests
 from api.services.api_keys import Principal
 from api.settings import Settings
@@ -45,9 +46,9 @@ def view(job: Job, position: int | None = None) -> JobView:
     )
 
 
-def queued_progress(now: float, position: int | None = None) -> dict[str, Any]:
-    where = f" (posición {position})" if position else ""
-    return {"stage": "queued", "percent": 0, "message": f"Job en cola{where}", "timestamp": now}
+def created_progress(now: float) -> dict[str, Any]:
+    """The contract's first stage; the place in the queue is the view's `position`."""
+    return {"stage": "created", "percent": 0, "message": "Job creado", "timestamp": now}
 
 
 async def view_of(session: Session, job: Job) -> JobView:
@@ -108,7 +109,7 @@ async def submit(
         request_data=request.model_dump(mode="json"),
         idempotency_key=key,
         request_sha256=digest,
-        progress=queued_progress(now),
+        progress=created_progress(now),
         created_at=now,
         updated_at=now,
         owner=principal.key_id,
@@ -128,7 +129,8 @@ async def list_jobs(*, session: Session, principal: Principal, status: str | Non
     jobs, total = await anyio.to_thread.run_sync(
         lambda: store.list_jobs(session, status=status, limit=limit, offset=offset, owner=principal.scope)
     )
-    return JobList(jobs=[await view_of(session, job) for job in jobs], total=total)
+    page = page_fields(total=total, offset=offset, limit=limit, count=len(jobs))
+    return JobList(jobs=[await view_of(session, job) for job in jobs], **page)
 
 
 async def result(session: Session, job_id: str, principal: Principal) -> JobResult:

@@ -109,7 +109,9 @@ def claim(
 def _take(session: Session, job: Job, *, worker_id: str, lease_seconds: float, now: float) -> int:
     """The claim's conditional UPDATE of the candidate: 1 when this worker won it."""
     claimable = or_(col(Job.status) == JobStatus.PENDING, col(Job.lease_expires_at) < now)
-    progress = {"stage": "starting", "percent": 0, "message": "Iniciando...", "timestamp": now}
+    # the contract's stage once a worker has the job: it checks (or loads) the model first
+    progress = {"stage": "loading_model", "percent": 15, "message": "Cargando modelo...", "timestamp": now}
+    progress["percent_is_estimate"] = True
     won = session.exec(
         update(Job)
         .where(col(Job.seq) == job.seq, col(Job.status) == job.status, claimable)
@@ -154,7 +156,7 @@ def set_progress(session: Session, job_id: str, *, worker_id: str, progress: dic
 
 def _end_values(status: str, now: float, message: str, **extra: Any) -> dict[str, Any]:
     progress = {
-        "stage": "done" if status == JobStatus.COMPLETED else status,
+        "stage": status,  # completed, failed or cancelled
         "percent": 100 if status == JobStatus.COMPLETED else 0,
         "message": message,
         "timestamp": now,

@@ -76,6 +76,7 @@ def test_lifecycle(client: httpx.Client):
     first = client.get("/cloned-voices", params={"limit": 2}).json()
     second = client.get("/cloned-voices", params={"limit": 2, "offset": 2}).json()
     assert first["total"] == second["total"] == 3 and len(first["voices"]) == 2 and len(second["voices"]) == 1
+    assert (first["has_more"], first["next_offset"], second["has_more"]) == (True, 2, False)
     assert {v["id"] for v in first["voices"] + second["voices"]} == {by_url["id"], by_upload["id"], by_b64["id"]}
     english = client.get("/cloned-voices", params={"language": "English"}).json()
     assert english["total"] == 1 and english["voices"][0]["id"] == by_upload["id"]

@@ -64,7 +64,8 @@ def test_every_job_type_end_to_end(http: httpx.Client, audio_host: str):
     slow = submit(http, "voice_clone_url", text="Hola", ref_text="hola", ref_audio_url=f"{audio_host}/slow.wav")
     events = read_stream(http, slow)
     check_stream(events, "completed")
-    assert "preparing_reference" in [data["stage"] for name, _, data in events if name == "progress"]
+    progress = [(data["stage"], data["message"]) for name, _, data in events if name == "progress"]
+    assert ("loading_model", "Preparando audio de referencia...") in progress, progress
 
 
 def test_a_late_or_reconnecting_client_gets_the_state_and_the_end(http: httpx.Client):

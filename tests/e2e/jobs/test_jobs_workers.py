@@ -87,4 +87,4 @@ def test_a_killed_workers_job_is_finished_by_the_other_after_its_lease(
         assert job["status"] == "completed" and job["attempts"] == 2, job
         final_holder = next(row[2] for row in job_rows(postgres_url) if row[0] == job_id)
         assert f":{survivor.pid}:" in (final_holder or "")
-        assert status(submit_only, job_id)["progress"]["stage"] == "done"
+        assert status(submit_only, job_id)["progress"]["stage"] == "completed"

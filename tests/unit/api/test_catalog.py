@@ -2,6 +2,7 @@
 
 import tiny_checkpoints
 from api.catalog import (
+    LANGUAGE_CHOICES,
     LANGUAGES,
     SPEAKERS,
     Variant,
@@ -14,7 +15,9 @@ from api.catalog import (
 
 def test_catalog_matches_the_checkpoint_lists():
     assert list(SPEAKERS) == list(tiny_checkpoints.SPEAKERS)
-    assert ["Auto", *tiny_checkpoints.LANGUAGES] == LANGUAGES
+    assert list(tiny_checkpoints.LANGUAGES) == LANGUAGES
+    # the contract's order: GET /languages starts "Auto", "Spanish", "English", "Chinese"; /models has no Auto
+    assert LANGUAGE_CHOICES[:4] == ["Auto", "Spanish", "English", "Chinese"] and LANGUAGE_CHOICES[1:] == LANGUAGES
 
 
 def test_lookups_ignore_case_and_keep_the_display_spelling():

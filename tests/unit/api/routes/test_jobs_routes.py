@@ -77,7 +77,7 @@ def test_job_runs_and_its_stream_ends_with_the_result(client: TestClient, fake_t
     result = client.get(f"/api/v1/jobs/{job_id}/result").json()
     assert result["success"] and base64.b64decode(result["result"]["audio_base64"])[:4] == b"RIFF"
     status = client.get(f"/api/v1/jobs/{job_id}/status").json()["job"]
-    assert status["status"] == "completed" and status["progress"]["stage"] == "done"
+    assert status["status"] == "completed" and status["progress"]["stage"] == "completed"
     assert len(fake_triton.synth_calls) == 1
     # a late client still gets the end
     assert stream_events(client, job_id)[-1][0] == "completed"
@@ -108,7 +108,8 @@ def test_idempotency_key_returns_the_same_job(idle_client: TestClient):
 def test_pending_job_result_cancel_delete_and_list(idle_client: TestClient):
     ids = [idle_client.post("/api/v1/jobs", json=CUSTOM).json()["job_id"] for _ in range(3)]
     second = idle_client.get(f"/api/v1/jobs/{ids[1]}/status").json()["job"]
-    assert second["progress"]["stage"] == "queued" and second["progress"]["position"] == 2
+    assert second["progress"]["stage"] == "created" and second["progress"]["position"] == 2
+    assert second["progress"]["message"] == "Job creado" and second["progress"]["percent"] == 0
     response = idle_client.get(f"/api/v1/jobs/{ids[0]}/result")
     assert response.status_code == 409 and "pending" in response.json()["error"]
     assert idle_client.post(f"/api/v1/jobs/{ids[0]}/cancel").json()["success"]
@@ -118,6 +119,8 @@ def test_pending_job_result_cancel_delete_and_list(idle_client: TestClient):
     assert listed["total"] == 2 and [job["id"] for job in listed["jobs"]] == [ids[2], ids[1]]
     page = idle_client.get("/api/v1/jobs", params={"limit": 1, "offset": 1}).json()
     assert page["total"] == 3 and [job["id"] for job in page["jobs"]] == [ids[1]]
+    assert page["has_more"] is True and page["next_offset"] == 2
+    assert listed["has_more"] is False and listed["next_offset"] is None
     assert idle_client.delete(f"/api/v1/jobs/{ids[1]}").json()["success"]
     assert idle_client.get(f"/api/v1/jobs/{ids[1]}/status").status_code == 404
     assert idle_client.get("/api/v1/jobs/nope/stream").status_code == 404

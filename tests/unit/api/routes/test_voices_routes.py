@@ -91,6 +91,9 @@ def test_list_pagination_language_filter_update_stats_delete(app_client):
     page = app_client.get(f"{V1}/cloned-voices", params={"limit": 4, "offset": 0}).json()
     rest = app_client.get(f"{V1}/cloned-voices", params={"limit": 4, "offset": 4}).json()
     assert page["total"] == rest["total"] == 6 and len(page["voices"]) == 4 and len(rest["voices"]) == 2
+    # a client that does not page is told the list stopped at its limit
+    assert (page["has_more"], page["next_offset"], page["limit"]) == (True, 4, 4)
+    assert (rest["has_more"], rest["next_offset"], rest["offset"]) == (False, None, 4)
     assert {v["id"] for v in page["voices"] + rest["voices"]} == set(ids)
     english = app_client.get(f"{V1}/cloned-voices", params={"language": "ENGLISH"}).json()
     assert english["total"] == 2 and {v["language"] for v in english["voices"]} == {"English"}

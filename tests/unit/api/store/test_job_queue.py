@@ -21,7 +21,7 @@ def new_job(key: str | None = None, text: str = "hola") -> Job:
     return Job(
         id=str(uuid.uuid4()), job_type="custom_voice", status=JobStatus.PENDING,
         request_data={"text": text, "speaker": "Ryan"}, idempotency_key=key, request_sha256="0" * 64,
-        progress={"stage": "queued", "percent": 0, "message": "", "timestamp": now}, created_at=now, updated_at=now,
+        progress={"stage": "created", "percent": 0, "message": "", "timestamp": now}, created_at=now, updated_at=now,
     )  # fmt: skip
 
 
