@@ -2,7 +2,8 @@
 so no route can be forgotten and nothing of a request (not even its body) is read before its key
 is checked; and the OpenAPI description of it.
 
-Open without a key (probes, scraping, documentation): OPEN_PATHS. Everything else, unknown paths
+Open without a key (probes, scraping, documentation, the playground's static files): OPEN_PATHS
+and OPEN_PREFIXES. Everything else, unknown paths
 included, answers 401 without a valid key. The caller found is `request.state.principal`, which
 routes get through `PrincipalDep` (api/deps.py).
 """
@@ -31,8 +32,11 @@ OPEN_PATHS = frozenset(
         "/docs",
         "/docs/oauth2-redirect",
         "/redoc",
+        "/",  # the playground page (api/playground): its API calls send the user's key
+        "/playground",
     }
 )
+OPEN_PREFIXES = ("/playground/",)
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API key>"},
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -50,7 +54,7 @@ class AuthMiddleware:
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"].startswith(OPEN_PREFIXES):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

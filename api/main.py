@@ -11,7 +11,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import auth, metrics
+from api import auth, metrics, playground
 from api.body_limit import RequestBodyLimitMiddleware
 from api.http_errors import extend_openapi, install_error_handlers
 from api.inference.client import TritonGateway
@@ -82,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(voices.router, prefix=API_PREFIX)
     app.include_router(voices.tts_router, prefix=API_PREFIX)
     app.include_router(jobs.router, prefix=API_PREFIX)
+    if settings.playground_enabled:
+        playground.mount(app)
     return app
 
 

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     """Origins allowed by CORS (JSON list). Empty: no CORS headers. Browsers send API keys as a header
     the page sets, so credentials (cookies) are not needed for that."""
 
+    playground_enabled: bool = True
+    """Serve the playground page at / and /playground/ (static files; open without a key, every API
+    call it makes sends the key its user types). False: no page, / is a 404."""
+
     cors_allow_credentials: bool = False
     """Let CORS requests carry credentials (cookies, HTTP auth). Refused at start-up together with a
     wildcard origin ("*"): any site could then act with a visitor's credentials."""

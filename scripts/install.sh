@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything this project needs on a fresh Debian machine, idempotently:
-# Debian packages (ffmpeg, sox), a virtual environment with pinned packages, the Triton Python
+# Debian packages (ffmpeg, sox; chromium, curl and node for the browser and contract-example tests),
+# a virtual environment with pinned packages, the Triton Python
 # backend stub from the nvidia-pytriton wheel, and the tiny random checkpoints for offline runs.
 # A second run only checks stamps and returns in a few seconds.
 set -euo pipefail
@@ -15,6 +16,11 @@ log() { printf '\033[1;34m[install]\033[0m %s\n' "$*" >&2; }
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v sox >/dev/null 2>&1 || need_apt+=(sox)
+# The playground's browser tests drive Debian's Chromium with Playwright (never a downloaded browser);
+# the contract's cURL and JavaScript (Node) examples run as written.
+[[ -x /usr/bin/chromium ]] || need_apt+=(chromium)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 if ((${#need_apt[@]})); then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   log "installing Debian packages: ${need_apt[*]}"

@@ -119,3 +119,25 @@ def _undecodable(reason: str) -> BadRequestError:
 
 def _too_long(max_seconds: float) -> PayloadTooLargeError:
     return PayloadTooLargeError(f"the reference audio is longer than the {max_seconds:g} s allowed")
+
+
+# Leading bytes of the formats a reference may be stored in -> the media type a browser plays it as.
+_SIGNATURES = (
+    (b"RIFF", "audio/wav"),
+    (b"fLaC", "audio/flac"),
+    (b"OggS", "audio/ogg"),
+    (b"ID3", "audio/mpeg"),
+    (b"\x1a\x45\xdf\xa3", "audio/webm"),
+)
+
+
+def media_type(data: bytes) -> str:
+    """The media type of stored reference bytes, from their signature (octet-stream when unknown)."""
+    for signature, kind in _SIGNATURES:
+        if data.startswith(signature):
+            return kind
+    if len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0:  # an MPEG audio frame header
+        return "audio/mpeg"
+    if data[4:8] == b"ftyp":
+        return "audio/mp4"
+    return "application/octet-stream"

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from pydantic import ValidationError
 
+from api.audio.decode import media_type
 from api.deps import LimiterDep, OffsetQuery, PrincipalDep, SessionDep, SettingsDep, TritonDep
 from api.errors import ValidationFailed
 from api.routes.tts import ERRORS
@@ -153,6 +154,16 @@ async def voice_stats(session: SessionDep, principal: PrincipalDep) -> VoiceStat
 async def get_voice(voice_id: str, session: SessionDep, principal: PrincipalDep) -> VoiceDetail:
     voice = await voices.get_voice(session=session, principal=principal, voice_id=voice_id)
     return VoiceDetail(voice=voices.public(voice))
+
+
+@router.get(
+    "/{voice_id}/audio",
+    response_class=Response,
+    responses={200: {"content": {"audio/*": {}}, "description": "The reference audio as given"}, **STORE_ERRORS},
+)
+async def get_voice_audio(voice_id: str, session: SessionDep, principal: PrincipalDep) -> Response:
+    audio = await voices.reference_audio(session=session, principal=principal, voice_id=voice_id)
+    return Response(audio, media_type=media_type(audio), headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.put("/{voice_id}", response_model=VoiceSaved, responses=STORE_ERRORS)

@@ -145,6 +145,15 @@ async def get_voice(*, session: Session, principal: Principal, voice_id: str) ->
     return voice
 
 
+async def reference_audio(*, session: Session, principal: Principal, voice_id: str) -> bytes:
+    """The voice's reference audio as it was given (upload, base64 or fetched)."""
+    await get_voice(session=session, principal=principal, voice_id=voice_id)  # another key's: not found
+    audio = await anyio.to_thread.run_sync(store.get_audio, session, voice_id)
+    if audio is None:  # deleted meanwhile
+        raise NotFoundError(f"voice {voice_id!r} not found", field="voice_id")
+    return audio
+
+
 async def list_voices(
     *, session: Session, principal: Principal, language: str | None, limit: int, offset: int
 ) -> tuple[list[VoicePublic], int]:

@@ -44,6 +44,7 @@ def test_another_keys_voice_is_not_found_and_not_listed(keyed: KeyedApp, fake_tr
     assert_not_found(http.get(f"{V1}/cloned-voices/{mine}", headers=b), "voice_id")
     assert_not_found(http.put(f"{V1}/cloned-voices/{mine}", json={"name": "stolen"}, headers=b), "voice_id")
     assert_not_found(http.delete(f"{V1}/cloned-voices/{mine}", headers=b), "voice_id")
+    assert_not_found(http.get(f"{V1}/cloned-voices/{mine}/audio", headers=b), "voice_id")
     calls = len(fake_triton.synth_calls)
     generate = {"text": "Hola", "voice_id": mine}
     assert_not_found(http.post(f"{V1}/tts/cloned-voice/generate", json=generate, headers=b), "voice_id")
@@ -79,7 +80,8 @@ def test_another_keys_job_is_not_found_and_not_listed(keyed: KeyedApp):
         ("DELETE", f"/jobs/{job_id}"),
     ):
         assert_not_found(http.request(method, f"{V1}{path}", headers=b), "job_id")
-    assert http.get(f"{V1}/jobs", headers=b).json() == {"jobs": [], "total": 0}
+    listed = http.get(f"{V1}/jobs", headers=b).json()
+    assert (listed["jobs"], listed["total"], listed["has_more"]) == ([], 0, False)
     mine = http.get(f"{V1}/jobs/{job_id}/status", headers=keyed.auth("a")).json()["job"]
     assert mine["status"] == "pending"  # neither cancelled nor deleted by the other key
     for admin in ("admin", "env"):

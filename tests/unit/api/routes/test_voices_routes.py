@@ -164,3 +164,12 @@ def test_unknown_voice_is_404_everywhere(app_client):
     assert app_client.put(f"{V1}/cloned-voices/nope_1234", json={"name": "X"}).status_code == 404
     generate = app_client.post(f"{V1}/tts/cloned-voice/generate", json={"text": "Hola", "voice_id": "nope_1234"})
     assert generate.status_code == 404 and "nope_1234" in generate.json()["error"]
+
+
+def test_the_reference_audio_comes_back_as_given(app_client: TestClient):
+    voice_id = create(app_client)["voice"]["id"]
+    response = app_client.get(f"{V1}/cloned-voices/{voice_id}/audio")
+    assert response.status_code == 200 and response.content == wav_bytes()
+    assert response.headers["content-type"] == "audio/wav"
+    app_client.delete(f"{V1}/cloned-voices/{voice_id}")
+    assert app_client.get(f"{V1}/cloned-voices/{voice_id}/audio").status_code == 404
