@@ -6,7 +6,7 @@ the reference audio, loading a stored voice, building its clone prompt), `genera
 call), and our own `encoding` (the audio codec). Triton answers a generation in one piece, so the
 percent of a stage is where that stage starts, not measured work: events carry
 `percent_is_estimate: true`. `created` (submission), `queued` (given back for a retry) and the final
-stages are written by the queue (api/jobs/queue.py, api/services/jobs.py).
+stages are written by the queue (api/store/job_queue.py, api/services/jobs.py).
 """
 
 from __future__ import annotations
