@@ -23,6 +23,7 @@ from tts_engine.errors import RequestError
 Inputs = Mapping[str, Any]
 """A request's values by contract field name (`tts_contract.wire.unpack`): absent inputs are missing."""
 
+
 @dataclass(frozen=True, kw_only=True)
 class SamplingParams(SamplingFields):
     """Sampling settings of one request (the contract's fields). Hashable: requests with equal
