@@ -24,7 +24,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.servers import ApiServer, TritonServer, run_api
+from devtools.servers import ApiServer, TritonServer, run_api
 from tests.e2e.test_cloned_voices import reference_wav
 from tests.private_postgres import PrivatePostgres, private_postgres
 

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.databases import fresh_postgres, postgres_available
-from tests.e2e.servers import TINY_DIR, ApiServer, TritonServer, free_port, kill, run_api, run_triton
+from devtools.databases import fresh_postgres, postgres_available
+from devtools.servers import TINY_DIR, ApiServer, TritonServer, free_port, kill, run_api, run_triton
 
 pytestmark = pytest.mark.e2e
 
