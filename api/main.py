@@ -11,11 +11,12 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import auth, metrics, playground
+from api import auth, playground
 from api.body_limit import RequestBodyLimitMiddleware
 from api.http_errors import extend_openapi, install_error_handlers
 from api.inference.client import TritonGateway
 from api.jobs.worker import JobWorker, drain_on_signals
+from api.metrics import serving
 from api.routes import info, jobs, tts, voices
 from api.schemas.tts import document_seed
 from api.services.limits import InflightLimiter
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             connect_timeout_seconds=settings.triton_connect_timeout_seconds,
         )
         await start_jobs(app, settings)
-        stop_metrics = metrics.serve_on_port(settings.metrics_port) if settings.metrics_port else None
+        stop_metrics = serving.serve_on_port(settings.metrics_port) if settings.metrics_port else None
         try:
             yield
         finally:
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await stop_jobs(app, settings)
             await app.state.triton.close()
             app.state.database.dispose()
-            metrics.mark_worker_exit()
+            serving.mark_worker_exit()
 
     app = FastAPI(title="Qwen3-TTS API", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
@@ -70,13 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    app.add_middleware(metrics.MetricsMiddleware)
+    app.add_middleware(serving.MetricsMiddleware)
     install_error_handlers(app)
     extend_openapi(app, document_seed)
     if settings.auth_enabled:
         auth.document(app)
     if not settings.metrics_port:
-        app.include_router(metrics.router)  # /metrics, unprefixed: where Prometheus scrapes
+        app.include_router(serving.router)  # /metrics, unprefixed: where Prometheus scrapes
     app.include_router(info.router, prefix=API_PREFIX)
     app.include_router(tts.router, prefix=API_PREFIX)
     app.include_router(voices.router, prefix=API_PREFIX)

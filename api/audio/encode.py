@@ -1,6 +1,6 @@
 """Encode generated speech (float32 mono) to the contract's output formats: wav, mp3, ogg, opus.
 
-Method per format, chosen with `python scripts/bench_encoding.py --repeats 15`: 10 s of 24 kHz
+Method per format, chosen with `python -m benchmarks.encoding --repeats 15`: 10 s of 24 kHz
 speech-like audio, median ms of encoding per second of audio (2-core x86 VM under some load, so
 +-10%; ffmpeg 5.1 from Debian 12, libsndfile 1.2.2 bundled with soundfile 0.14):
 

@@ -23,6 +23,7 @@ from api.store.database import Database
 from api.store.job_table import Job, JobStatus
 
 RETRY_MS = 1000  # how soon EventSource reconnects after the stream closes without a final event
+Closing = asyncio.Event | None  # set when the server shuts down
 
 
 def sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
@@ -63,15 +64,9 @@ async def _observe(database: Database, job_id: str) -> tuple[Job | None, int | N
 
 
 async def _events(
-    database: Database,
-    job_id: str,
-    *,
-    poll_seconds: float,
-    heartbeat_seconds: float,
-    last_event_id: str | None = None,
-    closing: asyncio.Event | None = None,
+    database: Database, job_id: str, poll_seconds: float, heartbeat_seconds: float, sent: str | None, closing: Closing
 ) -> AsyncIterator[str]:
-    sent = last_event_id
+    """The events of `stream`; `sent`: the id of the last state the client has."""
     next_beat = time.monotonic() + heartbeat_seconds
     while True:
         try:
@@ -114,20 +109,12 @@ async def stream(
     poll_seconds: float,
     heartbeat_seconds: float,
     last_event_id: str | None = None,
-    closing: asyncio.Event | None = None,
+    closing: Closing = None,
 ) -> AsyncIterator[str]:
     """The stream's text, event by event. `closing` set (server shutting down) ends it early: the
     client reconnects, to another replica, with its Last-Event-ID. The first event also sets the
     client's reconnection delay (`retry:`)."""
     prefix = f"retry: {RETRY_MS}\n"
-    events = _events(
-        database,
-        job_id,
-        poll_seconds=poll_seconds,
-        heartbeat_seconds=heartbeat_seconds,
-        last_event_id=last_event_id,
-        closing=closing,
-    )
-    async for event in events:
+    async for event in _events(database, job_id, poll_seconds, heartbeat_seconds, last_event_id, closing):
         yield prefix + event
         prefix = ""

@@ -12,9 +12,10 @@ finish, the rest are released (pending again, in their place, the attempt not co
 A job whose attempt finds Triton unavailable (down, restarting, model not loaded, overloaded) goes
 back to the queue, in its place, and is claimed again after a backoff (`job_retry_backoff_seconds`,
 doubled per attempt, capped by `job_retry_backoff_max_seconds`), the attempt counted; once it has
-had `job_max_attempts` attempts it fails with error_type "unavailable".
+had `job_max_attempts` attempts it fails with error_type "unavailable". Each attempt's end is
+written by api/jobs/outcome.py.
 
-Metrics (api/metrics.py): the queue (api/store/job_queue.py) records waits, retries and abandoned
+Metrics (api/metrics/): the queue (api/store/job_queue.py) records waits, retries and abandoned
 jobs at claim time; this loop records each attempt's duration by outcome, and every
 `job_metrics_interval_seconds` reads the database's job counts and voice store size into the gauges
 (the database's numbers, the same from every worker: aggregate with max).
@@ -33,20 +34,18 @@ import uuid
 from typing import Any
 
 from api import metrics
-from api.errors import DATABASE_DOWN, ApiError, UnavailableError
+from api.errors import DATABASE_DOWN
 from api.inference.client import TritonGateway
+from api.jobs.outcome import JobLostError, Outcomes
 from api.jobs.runner import progress, run_job
+from api.metrics.serving import collecting_registry
 from api.settings import Settings
 from api.store import job_queue, voices
 from api.store import jobs as store
 from api.store.database import Database
-from api.store.job_table import Job, JobStatus
+from api.store.job_table import Job
 
 log = logging.getLogger(__name__)
-
-
-class JobLostError(Exception):
-    """The job stopped being this worker's while it ran: nothing more to record."""
 
 
 class JobWorker:
@@ -59,6 +58,9 @@ class JobWorker:
         self._wake = asyncio.Event()
         self._draining = False
         self._loop: asyncio.Task[None] | None = None
+        self.outcomes = Outcomes(
+            database=database, settings=settings, worker_id=self.worker_id, releasing=self._releasing
+        )
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._claim_loop(), name="job-worker")
@@ -170,7 +172,7 @@ class JobWorker:
         warned = False
         while True:
             try:
-                return await self._record(job, work)
+                return await self.outcomes.record(job, work)
             except DATABASE_DOWN as exc:
                 if self._draining:  # the lease expires and another attempt records it
                     log.error("job %s: could not record its outcome before shutdown: %s", job.id, exc)
@@ -179,74 +181,6 @@ class JobWorker:
                     log.warning("job %s: database unavailable, recording its outcome once it is back: %s", job.id, exc)
                     warned = True
                 await asyncio.sleep(self.settings.job_poll_interval_seconds)
-
-    async def _record(self, job: Job, work: asyncio.Task[Any]) -> str | None:
-        """Wait for the work and store its outcome (unless the job is no longer ours). Returns how the
-        attempt ended (completed, failed, cancelled, retried), or None when it did not end the job
-        (released at shutdown, re-claimed by another worker after a lost lease)."""
-        done = {"worker_id": self.worker_id}
-        try:
-            result = await work
-        except (asyncio.CancelledError, JobLostError):
-            if job.id in self._releasing:
-                await self.database.in_session(job_queue.release, job.id, **done)
-                return None
-            log.info("job %s stopped: cancelled, deleted or taken over", job.id)
-            return await self._lost_outcome(job)
-        except UnavailableError as exc:
-            return await self._unavailable(job, exc)
-        except DATABASE_DOWN as exc:  # the work itself read the store (a cloned voice): retried, as for Triton
-            return await self._unavailable(job, UnavailableError(f"the database is unavailable ({type(exc).__name__})"))
-        except ApiError as exc:
-            log.info("job %s failed (%s): %s", job.id, exc.kind, exc.message)  # the client's problem: info
-            failed = await self.database.in_session(
-                job_queue.fail, job.id, error=exc.message, error_type=exc.kind, **done
-            )
-        except Exception as exc:
-            log.exception("job %s failed", job.id)
-            error = f"internal error: {type(exc).__name__}"
-            failed = await self.database.in_session(job_queue.fail, job.id, error=error, error_type="internal", **done)
-        else:
-            if await self.database.in_session(job_queue.complete, job.id, result=result, **done):
-                return JobStatus.COMPLETED
-            return await self._lost_outcome(job)
-        return JobStatus.FAILED if failed else await self._lost_outcome(job)
-
-    def retry_delay(self, attempts: int) -> float:
-        """Backoff before the next attempt of a job that has had `attempts` attempts."""
-        settings = self.settings
-        return min(
-            settings.job_retry_backoff_seconds * 2 ** max(0, attempts - 1), settings.job_retry_backoff_max_seconds
-        )
-
-    async def _unavailable(self, job: Job, exc: UnavailableError) -> str | None:
-        """Triton was unavailable: back to the queue after a backoff, or failed once out of attempts."""
-        done = {"worker_id": self.worker_id}
-        max_attempts = self.settings.job_max_attempts
-        if job.attempts < max_attempts:
-            delay = self.retry_delay(job.attempts)
-            log.warning(
-                "job %s: inference server unavailable (attempt %d of %d), retrying in %.1f s: %s",
-                job.id, job.attempts, max_attempts, delay, exc.message,
-            )  # fmt: skip
-            retried = await self.database.in_session(
-                job_queue.retry_later, job.id, not_before=time.time() + delay, reason=exc.message, **done
-            )
-            if retried:
-                return "retried"
-            return await self._lost_outcome(job)
-        error = f"the inference server was unavailable on all {job.attempts} attempts; giving up: {exc.message}"
-        log.error("job %s failed: %s", job.id, error)
-        failed = await self.database.in_session(job_queue.fail, job.id, error=error, error_type=exc.kind, **done)
-        return JobStatus.FAILED if failed else await self._lost_outcome(job)
-
-    async def _lost_outcome(self, job: Job) -> str | None:
-        """The job stopped being ours: cancelled (or deleted, which stops it the same way), or None
-        when another worker holds it now (its own attempt will be recorded there)."""
-        current = await self.database.in_session(store.get_state, job.id)
-        if current is None or current.status == JobStatus.CANCELLED:
-            return JobStatus.CANCELLED
-        return None
 
     async def _watch(self, job: Job, work: asyncio.Task[Any]) -> None:
         """Renew the lease; cancel the work (and with it its Triton call) once the job is not ours."""
@@ -304,7 +238,7 @@ async def main() -> None:
     if settings.worker_metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.worker_metrics_port, registry=metrics.collecting_registry())
+        start_http_server(settings.worker_metrics_port, registry=collecting_registry())
     worker = JobWorker(database=database, triton=triton, settings=settings)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

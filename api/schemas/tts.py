@@ -122,6 +122,17 @@ def document_seed(schema: Any) -> None:
             document_seed(value)
 
 
+def _known(value: str, found: str | None, what: str, listing: str) -> str:
+    """The catalog's spelling of `value`, or ValueError pointing to the endpoint that lists them."""
+    if found is None:
+        raise ValueError(f"unknown {what} {value!r}; see GET /api/v1/{listing}")
+    return found
+
+
+def check_language(value: str) -> str:
+    return _known(value, canonical_language(value), "language", "languages")
+
+
 class TTSBase(GenerationParams):
     text: NonEmptyText
     seed: Seed = None
@@ -131,10 +142,7 @@ class TTSBase(GenerationParams):
     @field_validator("language")
     @classmethod
     def _known_language(cls, value: str) -> str:
-        found = canonical_language(value)
-        if found is None:
-            raise ValueError(f"unknown language {value!r}; see GET /api/v1/languages")
-        return found
+        return check_language(value)
 
 
 class CustomVoiceRequest(TTSBase):
@@ -145,10 +153,7 @@ class CustomVoiceRequest(TTSBase):
     @field_validator("speaker")
     @classmethod
     def _known_speaker(cls, value: str) -> str:
-        found = canonical_speaker(value)
-        if found is None:
-            raise ValueError(f"unknown speaker {value!r}; see GET /api/v1/speakers")
-        return found
+        return _known(value, canonical_speaker(value), "speaker", "speakers")
 
 
 class VoiceDesignRequest(TTSBase):

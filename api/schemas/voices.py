@@ -9,9 +9,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from api.audio.encode import AudioFormat
-from api.catalog import canonical_language
 from api.schemas.pages import Page
-from api.schemas.tts import GenerationParams, ModelSize, NonEmptyText, RefText, Seed
+from api.schemas.tts import GenerationParams, ModelSize, NonEmptyText, RefText, Seed, check_language
 
 NAME_MAX_CHARS = 100
 SLUG_MAX_CHARS = 48
@@ -34,13 +33,6 @@ def check_name(value: str) -> str:
     if not slugify(value):
         raise ValueError("name needs at least one letter or digit (A-Z, 0-9, accents allowed): it becomes the id")
     return value
-
-
-def check_language(value: str) -> str:
-    found = canonical_language(value)
-    if found is None:
-        raise ValueError(f"unknown language {value!r}; see GET /api/v1/languages")
-    return found
 
 
 Description = Annotated[str, StringConstraints(max_length=1000)]

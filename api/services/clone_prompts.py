@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from functools import partial
+from typing import Protocol
 
 import anyio
 from sqlmodel import Session
@@ -38,14 +39,15 @@ async def resolve_model(*, triton: TritonGateway, size: str) -> tuple[str, str]:
     return model, await model_weights(triton, model)
 
 
+class PromptSource(Protocol):
+    """What a clone prompt is built from besides the audio: a voice, or the request creating one."""
+
+    ref_text: str
+    x_vector_only: bool
+
+
 async def compute(
-    *,
-    triton: TritonGateway,
-    settings: Settings,
-    model: str,
-    audio: DecodedAudio,
-    ref_text: str,
-    x_vector_only: bool,
+    *, triton: TritonGateway, settings: Settings, model: str, audio: DecodedAudio, source: PromptSource
 ) -> ClonePrompt:
     await triton.ensure_loaded(
         model, on_demand=settings.load_models_on_demand, load_timeout=settings.model_load_timeout_seconds
@@ -55,8 +57,8 @@ async def compute(
             model,
             ref_audio=audio.samples,
             ref_sample_rate=audio.sample_rate,
-            ref_text=ref_text,
-            x_vector_only=x_vector_only,
+            ref_text=source.ref_text,
+            x_vector_only=source.x_vector_only,
         )
 
 
@@ -114,14 +116,7 @@ async def _build(
             field="voice_id",
         )
     audio = await reference.decode_stored(data, field="ref_audio")
-    prompt = await compute(
-        triton=triton,
-        settings=settings,
-        model=model,
-        audio=audio,
-        ref_text=voice.ref_text,
-        x_vector_only=voice.x_vector_only,
-    )
+    prompt = await compute(triton=triton, settings=settings, model=model, audio=audio, source=voice)
     row = to_row(prompt, voice_id=voice.id, model=model, weights=weights)
     stored = await anyio.to_thread.run_sync(store.add_prompt, session, row)
     if stored is None:

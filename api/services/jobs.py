@@ -26,24 +26,16 @@ from api.store import job_queue
 from api.store import jobs as store
 from api.store.job_table import Job, JobStatus
 
+# The view's fields that are the row's own columns, as they are (the others are computed below).
+_ROW_FIELDS = JobView.model_fields.keys() - {"type", "progress", "elapsed_seconds"}
+
 
 def view(job: Job, position: int | None = None) -> JobView:
     progress = JobProgress.model_validate({**job.progress, "position": position})
     end = job.finished_at if job.finished_at is not None else time.time()
-    return JobView(
-        id=job.id,
-        type=job.job_type,  # type: ignore[arg-type]
-        status=job.status,
-        created_at=job.created_at,
-        updated_at=job.updated_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        progress=progress,
-        elapsed_seconds=round(max(0.0, end - job.created_at), 3),
-        attempts=job.attempts,
-        error=job.error,
-        error_type=job.error_type,
-    )
+    elapsed = round(max(0.0, end - job.created_at), 3)
+    row = {name: getattr(job, name) for name in _ROW_FIELDS}
+    return JobView(type=job.job_type, progress=progress, elapsed_seconds=elapsed, **row)  # type: ignore[arg-type]
 
 
 def created_progress(now: float) -> dict[str, Any]:

@@ -112,39 +112,34 @@ async def synthesize(
     )
 
 
+async def _as_requested(
+    body: CustomVoiceRequest | VoiceDesignRequest | VoiceCloneURLRequest,
+    variant: Variant,
+    call: SynthesisCall,
+    *,
+    triton: TritonGateway,
+    settings: Settings,
+) -> TTSResponse:
+    """`call` on the model size the body asks for, answered in the body's output format."""
+    size = resolve_size(body.model_size, variant, settings)
+    return await synthesize(
+        triton=triton, settings=settings, variant=variant, size=size, call=call, output_format=body.output_format
+    )
+
+
 async def synthesize_custom(body: CustomVoiceRequest, *, triton: TritonGateway, settings: Settings) -> TTSResponse:
     """POST /tts/custom and custom_voice jobs."""
-    return await synthesize(
-        triton=triton,
-        settings=settings,
-        variant=Variant.CUSTOM_VOICE,
-        size=resolve_size(body.model_size, Variant.CUSTOM_VOICE, settings),
-        call=custom_voice_call(body),
-        output_format=body.output_format,
-    )
+    return await _as_requested(body, Variant.CUSTOM_VOICE, custom_voice_call(body), triton=triton, settings=settings)
 
 
 async def synthesize_design(body: VoiceDesignRequest, *, triton: TritonGateway, settings: Settings) -> TTSResponse:
     """POST /tts/design and voice_design jobs."""
-    return await synthesize(
-        triton=triton,
-        settings=settings,
-        variant=Variant.VOICE_DESIGN,
-        size=resolve_size(body.model_size, Variant.VOICE_DESIGN, settings),
-        call=voice_design_call(body),
-        output_format=body.output_format,
-    )
+    return await _as_requested(body, Variant.VOICE_DESIGN, voice_design_call(body), triton=triton, settings=settings)
 
 
 async def synthesize_clone(
     body: VoiceCloneURLRequest, reference: DecodedAudio, *, triton: TritonGateway, settings: Settings
 ) -> TTSResponse:
     """POST /tts/clone/* and voice_clone_* jobs, once the reference audio is decoded."""
-    return await synthesize(
-        triton=triton,
-        settings=settings,
-        variant=Variant.VOICE_CLONE,
-        size=resolve_size(body.model_size, Variant.VOICE_CLONE, settings),
-        call=voice_clone_call(body, reference),
-        output_format=body.output_format,
-    )
+    call = voice_clone_call(body, reference)
+    return await _as_requested(body, Variant.VOICE_CLONE, call, triton=triton, settings=settings)

@@ -19,7 +19,7 @@ from api.audio.fetch import fetch_audio_bytes
 from api.catalog import Variant
 from api.errors import BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError, ValidationFailed
 from api.inference.client import TritonGateway
-from api.schemas.tts import GenerationParams
+from api.schemas.tts import GenerationParams, check_language
 from api.schemas.voices import (
     TIME_FORMAT,
     MostUsedVoice,
@@ -28,7 +28,6 @@ from api.schemas.voices import (
     VoicePublic,
     VoiceStatsResponse,
     VoiceUpdate,
-    check_language,
     slugify,
 )
 from api.services import clone_prompts, reference
@@ -56,18 +55,16 @@ def _time(value: datetime | None) -> str | None:
     return aware.astimezone(UTC).strftime(TIME_FORMAT)
 
 
+# The public fields that are the row's own columns, as they are (the others are formatted below).
+_ROW_FIELDS = VoicePublic.model_fields.keys() - {"created_at", "last_used", "generation_params"}
+
+
 def public(voice: Voice) -> VoicePublic:
     return VoicePublic(
-        id=voice.id,
-        name=voice.name,
-        description=voice.description,
-        ref_text=voice.ref_text,
-        language=voice.language,
         created_at=_time(voice.created_at) or "",
         last_used=_time(voice.last_used),
-        use_count=voice.use_count,
-        x_vector_only=voice.x_vector_only,
         generation_params=GenerationParams(**{name: getattr(voice, name) for name in GENERATION_FIELDS}),
+        **{name: getattr(voice, name) for name in _ROW_FIELDS},
     )
 
 
@@ -122,14 +119,7 @@ async def create_voice(
     decoded = await _decode(audio, field=audio_field)
     size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
     model, weights = await clone_prompts.resolve_model(triton=triton, size=size)
-    prompt = await clone_prompts.compute(
-        triton=triton,
-        settings=settings,
-        model=model,
-        audio=decoded,
-        ref_text=body.ref_text,
-        x_vector_only=body.x_vector_only,
-    )
+    prompt = await clone_prompts.compute(triton=triton, settings=settings, model=model, audio=decoded, source=body)
     for _ in range(_ID_ATTEMPTS):
         voice = _new_row(body, principal.key_id)
         row = clone_prompts.to_row(prompt, voice_id=voice.id, model=model, weights=weights)

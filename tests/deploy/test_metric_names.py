@@ -1,5 +1,5 @@
 """Every metric name the dashboard and the alert rules query exists: in the API's metrics module
-(api/metrics.py) or in Triton's metric families (tests/deploy/triton_metrics.txt, captured from the
+(api/metrics/) or in Triton's metric families (tests/deploy/triton_metrics.txt, captured from the
 real Triton 2.51, GPU names from its documentation), which include the generation loop's own
 (tts_engine/serving/metrics.py)."""
 

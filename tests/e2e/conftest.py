@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.databases import fresh_postgres, require_postgres
-from tests.e2e.servers import TINY_DIR, ApiServer, StoreApi, TritonServer, run_api, run_triton
+from devtools.databases import fresh_postgres
+from devtools.servers import TINY_DIR, ApiServer, StoreApi, TritonServer, run_api, run_triton
+from tests.databases import require_postgres
 
 # custom_voice_0_6b stays unloaded on purpose: the tests check the 503 and the on-demand load.
 LOADED = ["custom_voice_1_7b", "voice_design_1_7b", "voice_clone_1_7b", "voice_clone_0_6b"]

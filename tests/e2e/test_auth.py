@@ -16,9 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.databases import fresh_postgres, require_postgres
+from devtools.databases import fresh_postgres
+from devtools.servers import ROOT, ApiServer, TritonServer, run_api
+from tests.databases import require_postgres
 from tests.e2e.jobs.jobs_client import FAST, wait_for
-from tests.e2e.servers import ROOT, ApiServer, TritonServer, run_api
 from tests.e2e.test_cloned_voices import reference_wav
 
 pytestmark = pytest.mark.e2e

@@ -1,4 +1,4 @@
-"""scripts/bench.py --quick runs end to end (its own Triton and API on the real-codebook tiny
+"""`python -m benchmarks.bench --quick` runs end to end (its own Triton and API on the real-codebook tiny
 checkpoints) and writes a complete report; about 30 to 60 s. The figures are not judged here."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_quick_bench_writes_a_complete_report(tmp_path: Path):
     out = tmp_path / "bench.json"
-    command = [sys.executable, str(ROOT / "scripts" / "bench.py"), "--quick", "--json", str(out)]
+    command = [sys.executable, "-m", "benchmarks.bench", "--quick", "--json", str(out)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     report = json.loads(out.read_text())

@@ -1,6 +1,6 @@
 """Persistent cloned voices through the real Triton server: build a prompt, store it, generate from it.
 
-The model is decoupled: every call goes over gRPC streaming (tests/e2e/streaming.py), where an error
+The model is decoupled: every call goes over gRPC streaming (devtools/streaming.py), where an error
 carries a message and no status code; the engine sends a request's own errors as the contract's
 structured error (`tts_contract.errors`)."""
 
@@ -13,8 +13,8 @@ import pytest
 import tritonclient.grpc as grpc
 from tritonclient.utils import InferenceServerException
 
-from tests.e2e.servers import TritonServer
-from tests.e2e.streaming import StreamingClient, stream_many
+from devtools.servers import TritonServer
+from devtools.streaming import StreamingClient, stream_many
 from tts_contract.errors import ErrorKind, decode_error
 
 pytestmark = pytest.mark.e2e

@@ -16,7 +16,7 @@ import soundfile as sf
 from sqlalchemy import create_engine, text
 
 from api.audio.decode import decode_audio
-from tests.e2e.servers import StoreApi, audio_host, run_api
+from devtools.servers import StoreApi, audio_host, run_api
 
 pytestmark = pytest.mark.e2e
 FAST = {"max_new_tokens": 12}

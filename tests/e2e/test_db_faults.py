@@ -24,14 +24,13 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.servers import ApiServer, TritonServer, run_api
+from devtools.servers import ApiServer, TritonServer, run_api
 from tests.e2e.test_cloned_voices import reference_wav
+from tests.e2e.test_faults import CLIENT_TIMEOUT, CUSTOM, MODEL, until
 from tests.private_postgres import PrivatePostgres, private_postgres
 
 pytestmark = pytest.mark.e2e
 
-MODEL = "custom_voice_1_7b"
-CUSTOM = {"text": "Hola", "speaker": "Ryan", "language": "Spanish", "max_new_tokens": 8}
 SETTINGS = {
     "database_timeout_seconds": "2",
     "job_poll_interval_seconds": "0.1",
@@ -44,7 +43,6 @@ SETTINGS = {
 }
 OUTAGE_SECONDS = 6.0
 ANSWER_BOUND_SECONDS = 10.0  # a 503 must come within this (the database timeout is 2 s)
-CLIENT_TIMEOUT = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -119,15 +117,6 @@ class Traffic:
             assert not thread.is_alive(), "a request hung past the client timeout"
 
 
-def _until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} not seen within {timeout} s")
-
-
 def _triton_successes(triton: TritonServer) -> int:
     stats = httpx.get(f"{triton.http_url}/v2/models/{MODEL}/stats", timeout=5).json()
     return int(stats["model_stats"][0]["inference_stats"]["success"]["count"])
@@ -181,22 +170,22 @@ def test_a_database_crash_mid_traffic_loses_and_duplicates_nothing(
         traffic.loop(create_voice)
         traffic.loop(submit_job, pause=0.2)
         traffic.loop(read)
-        _until(lambda: traffic.seen("voice", 200) >= 2 and traffic.seen("job", 200) >= 3, 90, "traffic flowing")
+        until(lambda: traffic.seen("voice", 200) >= 2 and traffic.seen("job", 200) >= 3, 90, "traffic flowing")
 
         killed = time.monotonic()
         postgres.kill()  # mid-traffic: requests and the job worker are using the database
         for what in ("voice", "job", "list voices", "list jobs", "health"):
-            _until(lambda what=what: traffic.seen(what, 503, killed) >= 1, 20, f"a 503 for {what}")
+            until(lambda what=what: traffic.seen(what, 503, killed) >= 1, 20, f"a 503 for {what}")
         down = httpx.get(f"{base}/health", timeout=CLIENT_TIMEOUT)
         assert down.status_code == 503, down.text
         assert down.json()["database_ready"] is False and down.json()["triton_ready"] is True, down.json()
-        _until(lambda: traffic.seen("tts", 200, killed + 0.5) >= 1, 20, "plain TTS while the database is down")
+        until(lambda: traffic.seen("tts", 200, killed + 0.5) >= 1, 20, "plain TTS while the database is down")
         time.sleep(max(0.0, killed + OUTAGE_SECONDS - time.monotonic()))
 
         restarted = time.monotonic()
         postgres.start()  # same port; the API is NOT restarted
         for what in ("voice", "job", "list voices", "list jobs", "health"):
-            _until(lambda what=what: traffic.seen(what, 200, restarted) >= 1, 60, f"{what} answering 200 again")
+            until(lambda what=what: traffic.seen(what, 200, restarted) >= 1, 60, f"{what} answering 200 again")
     finally:
         traffic.finish()
     _check_clean(traffic.answers)
@@ -211,7 +200,7 @@ def test_a_database_crash_mid_traffic_loses_and_duplicates_nothing(
             assert retried.status == 200, retried.body
             answered[key] = retried
         job_ids = {key: str(a.body["job_id"]) for key, a in answered.items()}  # type: ignore[index]
-        _until(lambda: _all_finished(http, job_ids.values()), 120, "every job finished")
+        until(lambda: _all_finished(http, job_ids.values()), 120, "every job finished")
         statuses = {job_id: _status(http, job_id) for job_id in job_ids.values()}
         assert all(s["status"] == "completed" for s in statuses.values()), statuses
 

@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.databases import fresh_postgres, postgres_available
-from tests.e2e.servers import TINY_DIR, ApiServer, TritonServer, free_port, kill, run_api, run_triton
+from devtools.databases import fresh_postgres, postgres_available
+from devtools.servers import TINY_DIR, ApiServer, TritonServer, free_port, kill, run_api, run_triton
+from tests.e2e.jobs.jobs_client import status, submit
 
 pytestmark = pytest.mark.e2e
 
@@ -100,12 +101,13 @@ def apis(triton: TritonControl, log_dir: Path, tmp_path_factory: pytest.TempPath
         yield bases
 
 
-def _until(predicate: Any, timeout: float, what: str) -> None:
+def until(predicate: Any, timeout: float, what: str) -> None:
+    """Poll `predicate` until it holds; TimeoutError naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise TimeoutError(f"{what} not seen within {timeout} s")
 
 
@@ -156,9 +158,9 @@ def test_sync_traffic_survives_a_triton_crash_and_recovers_without_an_api_restar
     health = f"{base}/health"
     assert httpx.get(health, timeout=10).status_code == 200
     with Traffic(base) as traffic:
-        _until(lambda: traffic.statuses().count(200) >= 2, 60, "two successful requests")
+        until(lambda: traffic.statuses().count(200) >= 2, 60, "two successful requests")
         triton.kill()  # mid-traffic: a request may be in flight
-        _until(lambda: 503 in traffic.statuses(), 20, "a 503 while Triton is down")
+        until(lambda: 503 in traffic.statuses(), 20, "a 503 while Triton is down")
         down = httpx.get(health, timeout=10)
         assert down.status_code == 503 and down.json()["status"] == "unhealthy", down.text
         began = time.monotonic()
@@ -167,7 +169,7 @@ def test_sync_traffic_survives_a_triton_crash_and_recovers_without_an_api_restar
         _check_503(answer)
         seen = len(traffic.results)
         triton.start()  # same ports; the API is NOT restarted
-        _until(lambda: traffic.statuses()[seen:].count(200) >= 2, 60, "successful requests after the restart")
+        until(lambda: traffic.statuses()[seen:].count(200) >= 2, 60, "successful requests after the restart")
     statuses = traffic.statuses()
     assert set(statuses) <= {200, 503}, statuses
     for code, seconds, response in traffic.results:
@@ -178,15 +180,7 @@ def test_sync_traffic_survives_a_triton_crash_and_recovers_without_an_api_restar
 
 
 def _submit(http: httpx.Client, text: str) -> str:
-    response = http.post("/jobs", json={"job_type": "custom_voice", "request_data": {**CUSTOM, "text": text}})
-    assert response.status_code == 200, response.text
-    return str(response.json()["job_id"])
-
-
-def _job(http: httpx.Client, job_id: str) -> dict[str, Any]:
-    response = http.get(f"/jobs/{job_id}/status")
-    assert response.status_code == 200, response.text
-    return dict(response.json()["job"])
+    return submit(http, "custom_voice", **{**CUSTOM, "text": text})
 
 
 def test_jobs_wait_for_triton_with_backoff_and_complete_exactly_once(triton: TritonControl, apis: list[str]):
@@ -196,13 +190,13 @@ def test_jobs_wait_for_triton_with_backoff_and_complete_exactly_once(triton: Tri
         jobs = {http: [_submit(http, f"Hola {i}") for i in range(3)] for http in clients}
         # the first job of each API is retried (attempts grow, it stays queued) while Triton is down
         for http, ids in jobs.items():
-            _until(lambda http=http, ids=ids: _job(http, ids[0])["attempts"] >= 3, 20, "retries with backoff")
-            assert all(_job(http, job_id)["status"] in ("pending", "processing") for job_id in ids)
+            until(lambda http=http, ids=ids: status(http, ids[0])["attempts"] >= 3, 20, "retries with backoff")
+            assert all(status(http, job_id)["status"] in ("pending", "processing") for job_id in ids)
         triton.start()
         for http, ids in jobs.items():
-            _until(lambda http=http, ids=ids: all(_job(http, i)["status"] == "completed" for i in ids), 60, "done")
+            until(lambda http=http, ids=ids: all(status(http, i)["status"] == "completed" for i in ids), 60, "done")
             for job_id in ids:
-                job = _job(http, job_id)
+                job = status(http, job_id)
                 assert job["attempts"] >= 1 and job["error"] is None, job
                 result = http.get(f"/jobs/{job_id}/result").json()
                 assert result["success"] is True, result
@@ -223,7 +217,7 @@ def test_jobs_fail_as_unavailable_when_triton_never_returns(triton: TritonContro
         httpx.Client(base_url=f"{server.url}/api/v1", timeout=CLIENT_TIMEOUT) as http,
     ):
         job_id = _submit(http, "Hola")
-        _until(lambda: _job(http, job_id)["status"] == "failed", 30, "the job failing")
-        job = _job(http, job_id)
+        until(lambda: status(http, job_id)["status"] == "failed", 30, "the job failing")
+        job = status(http, job_id)
         assert job["attempts"] == 3 and job["error_type"] == "unavailable", job
         assert "unavailable on all 3 attempts" in job["error"] and "Triton" in job["error"], job

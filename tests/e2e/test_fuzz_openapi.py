@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.main import app
-from tests.e2e.servers import ApiServer
+from devtools.servers import ApiServer
 
 MAX_EXAMPLES = 8
 MAX_NEW_TOKENS = 8  # codec frames of 80 ms: valid requests synthesize well under a second of audio

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.servers import free_port, run_api
+from devtools.servers import free_port, run_api
 
 pytestmark = pytest.mark.e2e
 BODY = {"text": "Hello", "speaker": "Ryan", "model_size": "0.6B", "max_new_tokens": 12}

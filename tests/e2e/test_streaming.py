@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpc
 
-from tests.e2e.servers import TritonServer
-from tests.e2e.streaming import stream
+from devtools.servers import TritonServer
+from devtools.streaming import stream
 
 pytestmark = pytest.mark.e2e
 

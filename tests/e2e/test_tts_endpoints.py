@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from api.audio.decode import decode_audio
-from tests.e2e.servers import audio_host
+from devtools.servers import audio_host
 
 pytestmark = pytest.mark.e2e
 FAST = {"max_new_tokens": 20}

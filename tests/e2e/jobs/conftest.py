@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.databases import fresh_postgres, require_postgres
-from tests.e2e.servers import ROOT, ApiServer, run_api
+from devtools.databases import fresh_postgres
+from devtools.servers import ROOT, ApiServer, run_api
+from tests.databases import require_postgres
 
 # Fast polling keeps the tests short; everything else is the production default unless a test says.
 JOB_SETTINGS = {"job_poll_interval_seconds": "0.1", "job_heartbeat_seconds": "1"}

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.servers import ApiServer, TritonServer
 from tests.e2e.jobs.conftest import job_api, reference_wav
 from tests.e2e.jobs.jobs_client import FAST, check_stream, read_stream, status, submit, wait_all_finished, wait_for
-from tests.e2e.servers import ApiServer, TritonServer
 
 pytestmark = pytest.mark.e2e
 

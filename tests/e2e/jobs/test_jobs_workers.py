@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import text
 
 from api.store.engine import create_db_engine
+from devtools.servers import TritonServer
 from tests.e2e.jobs.conftest import job_api, worker_process
 from tests.e2e.jobs.jobs_client import status, submit, wait_all_finished, wait_for
-from tests.e2e.servers import TritonServer
 
 pytestmark = pytest.mark.e2e
 JOBS = 200

@@ -17,7 +17,8 @@ from api.main import create_app
 from api.services import api_keys, status
 from api.settings import Settings
 from api.store.database import Database
-from tests.databases import fresh_postgres, require_postgres
+from devtools.databases import fresh_postgres
+from tests.databases import require_postgres
 from tests.unit.api.fakes import FakeTriton
 
 

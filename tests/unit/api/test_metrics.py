@@ -1,4 +1,5 @@
-"""api/metrics.py on a throwaway FastAPI app: counts, route-template labels, 404s, helpers, multiprocess."""
+"""api/metrics and api/metrics/serving.py on a throwaway FastAPI app: counts, route-template labels,
+404s, helpers, multiprocess."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from api import metrics
+from api.metrics import serving
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -35,8 +37,8 @@ def all_label_values(name: str, label: str) -> set[str]:
 def client() -> TestClient:
     """Routes as api/main.py mounts them: routers included under the /api/v1 prefix."""
     app = FastAPI()
-    app.add_middleware(metrics.MetricsMiddleware)
-    app.include_router(metrics.router)
+    app.add_middleware(serving.MetricsMiddleware)
+    app.include_router(serving.router)
     voices = APIRouter(prefix="/cloned-voices")
 
     @voices.get("/{voice_id}")
@@ -120,12 +122,12 @@ def test_route_template_without_fastapi_context() -> None:
 
     route = Route("/cloned-voices/{voice_id}")
     scope = {"route": route, "path": "/api/v1/cloned-voices/abc", "path_params": {"voice_id": "abc"}}
-    assert metrics.route_template(scope) == "/api/v1/cloned-voices/{voice_id}"
+    assert serving.route_template(scope) == "/api/v1/cloned-voices/{voice_id}"
     scope = {"route": route, "path": "/cloned-voices/abc", "path_params": {"voice_id": "abc"}}
-    assert metrics.route_template(scope) == "/cloned-voices/{voice_id}"
+    assert serving.route_template(scope) == "/cloned-voices/{voice_id}"
     scope = {"route": route, "path": "/t/abc/cloned-voices/abc", "path_params": {"voice_id": "abc"}}
-    assert metrics.route_template(scope) == "/<prefix>/cloned-voices/{voice_id}"
-    assert metrics.route_template({"path": "/x"}) == "<unmatched>"
+    assert serving.route_template(scope) == "/<prefix>/cloned-voices/{voice_id}"
+    assert serving.route_template({"path": "/x"}) == "<unmatched>"
 
 
 def test_helpers_record_triton_audio_and_encoding() -> None:
@@ -210,11 +212,12 @@ MULTIPROC_SCRIPT = textwrap.dedent(
     from fastapi.testclient import TestClient
 
     from api import metrics
+    from api.metrics import serving
 
     def app():
         app = FastAPI()
-        app.add_middleware(metrics.MetricsMiddleware)
-        app.include_router(metrics.router)
+        app.add_middleware(serving.MetricsMiddleware)
+        app.include_router(serving.router)
 
         @app.get("/items/{item_id}")
         async def item(item_id: str):
@@ -242,11 +245,11 @@ MULTIPROC_SCRIPT = textwrap.dedent(
             assert p.exitcode == 0
         files = sorted(os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
         print("FILES", " ".join(files))
-        print(metrics.metrics_response().body.decode())
+        print(serving.metrics_response().body.decode())
         for p in procs:
-            metrics.mark_worker_exit(p.pid)
+            serving.mark_worker_exit(p.pid)
         print("AFTER_EXIT")
-        print(metrics.metrics_response().body.decode())
+        print(serving.metrics_response().body.decode())
     """
 )
 

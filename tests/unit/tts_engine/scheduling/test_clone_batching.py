@@ -1,6 +1,5 @@
 """Stored voice-clone prompts through the engine with the REAL tiny Base checkpoint (CPU, from_pretrained)."""
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks import clone_prompt as bench
 from tts_engine.clone.prompt import ClonePrompt, prompt_outputs
 from tts_engine.clone.reference_audio import prepare_reference
 from tts_engine.config import Variant
@@ -17,17 +17,6 @@ from tts_engine.scheduling.engine import Engine
 ROOT = Path(__file__).resolve().parents[4]
 WEIGHTS = ROOT / ".cache" / "tiny-checkpoints" / "Qwen3-TTS-12Hz-0.6B-Base"
 MAX_NEW = 12
-
-
-def load_bench() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_clone_prompt", ROOT / "scripts" / "bench_clone_prompt.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = load_bench()
 
 
 class CountingModel:

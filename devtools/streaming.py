@@ -1,4 +1,4 @@
-"""Calling the decoupled TTS models straight over gRPC streaming, as the API does (for tests and benches)."""
+"""Calling the decoupled TTS models straight over gRPC streaming, as the API does (for tests and benchmarks)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,16 @@
-"""The pure half of scripts/bench.py: summaries, ratios, goals and the readable table.
+"""The pure half of the benchmarks: bench.py's summaries, ratios, goals and readable table, and the
+printed and JSON figures of every benchmark.
 
-No servers, no torch: tested by tests/unit/test_bench_report.py.
+No servers, no torch: tested by tests/unit/benchmarks/test_report.py.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 # The issue's goals, reported as PASS or MISS (never asserted: a loaded CI machine may miss them).
@@ -114,7 +117,7 @@ def table(report: dict[str, Any]) -> str:
     runs += [("deployed uniform", run) for run in report["deployed"]["uniform"].values()]
     for label, run in runs:
         times = ratio(run["throughput"], serial["throughput"])
-        cells = (label, run["concurrency"], run["requests"], run["audio_seconds"], run["wall_seconds"])
+        cells: tuple[Any, ...] = (label, run["concurrency"], run["requests"], run["audio_seconds"], run["wall_seconds"])
         cells += (run["throughput"], _round(times), run["latency_p50"], run["latency_p95"], run["errors"])
         lines.append(_row(cells, widths))
     lines.append("")
@@ -132,3 +135,16 @@ def table(report: dict[str, Any]) -> str:
     for goal in report["goals"]:
         lines.append(f"{goal['verdict']:5} {goal['goal']}: {goal['value']} (target {goal['target']})")
     return "\n".join(lines)
+
+
+def write_json(path: Path, figures: dict[str, Any]) -> None:
+    path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+def emit(figures: dict[str, Any], json_path: Path | None, *, width: int | None = None) -> None:
+    """Print the figures (`name value` lines padded to `width`, else as JSON), and write them as JSON
+    to `json_path` when given."""
+    lines = (f"{key:{width}} {value}" for key, value in figures.items())
+    print(json.dumps(figures, indent=2) if width is None else "\n".join(lines))
+    if json_path is not None:
+        write_json(json_path, figures)

@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Measure what each candidate way of encoding TTS output costs, per output format.
 
 Every candidate encodes the same 10 s of 24 kHz speech-like float32 audio several times; the table
 shows the median cost in ms per second of audio, its ratio to the fastest candidate of the same
 format, the output size per second of audio and what ffprobe says the output is. The choice in
 api/audio/encode.py rests on this table. Run:
-    python scripts/bench_encoding.py [--seconds 10] [--repeats 7] [--json PATH]
+    python -m benchmarks.encoding [--seconds 10] [--repeats 7] [--json PATH]
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import json
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import wave
@@ -27,11 +25,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from api.audio.decode import decode_audio  # noqa: E402
-from api.audio.encode import AudioFormat, encode_audio  # noqa: E402
+from api.audio.decode import decode_audio
+from api.audio.encode import AudioFormat, encode_audio
+from benchmarks.report import write_json
 
 RATE = 24_000  # what Qwen3-TTS's 12 Hz codec emits
 # Settings shared by every candidate of a format, so that only the method differs.
@@ -224,7 +220,7 @@ def main() -> None:
     print_table(rows, args.seconds, args.repeats)
     if args.json:
         meta = {"seconds": args.seconds, "rate": RATE, "repeats": args.repeats}
-        args.json.write_text(json.dumps({**meta, "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
+        write_json(args.json, {**meta, "rows": [asdict(r) for r in rows]})
 
 
 if __name__ == "__main__":

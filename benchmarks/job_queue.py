@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Measure the job queue itself (not the model) on a fresh PostgreSQL database (or --url).
 
 1. Throughput: N pending jobs drained by W workers (threads, one session each) calling the queue
@@ -8,16 +7,14 @@
    one at a time to an idle worker; submission -> start (started_at - created_at), with the
    in-process wake-up POST /jobs uses, and without it (a worker in another replica: polling).
 
-    python scripts/bench_queue.py [--jobs 2000] [--workers 4] [--url URL] [--json PATH]
+    python -m benchmarks.job_queue [--jobs 2000] [--workers 4] [--url URL] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -26,16 +23,14 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from api.jobs import worker  # noqa: E402
-from api.settings import Settings  # noqa: E402
-from api.store import job_queue  # noqa: E402
-from api.store import jobs as store  # noqa: E402
-from api.store.database import Database  # noqa: E402
-from api.store.job_table import Job, JobStatus  # noqa: E402
-from tests.databases import fresh_postgres  # noqa: E402
+from api.jobs import worker
+from api.settings import Settings
+from api.store import job_queue
+from api.store import jobs as store
+from api.store.database import Database
+from api.store.job_table import Job, JobStatus
+from benchmarks.report import emit
+from devtools.databases import fresh_postgres
 
 
 def new_job() -> Job:
@@ -83,10 +78,10 @@ async def overhead(database: Database, samples: int, wake: bool, poll: float) ->
             job, _ = await database.in_session(job_queue.submit, new_job())
             if wake:
                 loop.wake()
-            state = job
-            while state.status != JobStatus.COMPLETED:
+            state: Job | None = job
+            while state is None or state.status != JobStatus.COMPLETED:
                 await asyncio.sleep(0.005)
-                state = await database.in_session(store.get_state, job.id) or job
+                state = await database.in_session(store.get_state, job.id)
             delays.append((state.started_at or 0) - job.created_at)
         await loop.stop(5)
     ms = sorted(delay * 1000 for delay in delays)
@@ -111,9 +106,7 @@ def main() -> None:
         report["overhead_wake"] = asyncio.run(overhead(database, args.samples, True, 0.25))
         report["overhead_poll"] = asyncio.run(overhead(database, args.samples, False, 0.25))
         database.dispose()
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    emit(report, args.json)
 
 
 if __name__ == "__main__":

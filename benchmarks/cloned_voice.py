@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Measure what a stored clone prompt saves, through the deployed path (API -> Triton -> tiny checkpoints).
 
 Two ways to speak with the same reference recording, one request at a time, interleaved:
@@ -7,16 +6,14 @@ Two ways to speak with the same reference recording, one request at a time, inte
 Greedy decoding and the same text, so both generate the same frames. Reports the median latency
 of each, seen by the client and as the API's own `processing_time_seconds`, and their ratio.
 
-    python scripts/bench_cloned_voice.py [--requests 10] [--max-new-tokens 12] [--ref-seconds 5] [--json PATH]
+    python -m benchmarks.cloned_voice [--requests 10] [--max-new-tokens 12] [--ref-seconds 5] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import json
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,10 +23,8 @@ import httpx
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.e2e.servers import run_api, run_triton  # noqa: E402
+from benchmarks.report import emit
+from devtools.servers import run_api, run_triton
 
 MODEL = "voice_clone_1_7b"
 TEXT = "Hola, este es un mensaje de prueba con mi voz clonada."
@@ -105,10 +100,7 @@ def main() -> None:
         httpx.Client(base_url=f"{api.url}/api/v1", timeout=600) as client,
     ):
         result = run(client, args)
-    for key, value in result.items():
-        print(f"{key:42} {value}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    emit(result, args.json, width=42)
 
 
 if __name__ == "__main__":

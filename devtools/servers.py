@@ -1,4 +1,4 @@
-"""Start the real Triton server (tiny checkpoints) and the real API as subprocesses, for tests."""
+"""Start the real Triton server (tiny checkpoints) and the real API as subprocesses, for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TINY_DIR = Path(os.environ.get("QWEN_TTS_TINY_DIR", ROOT / ".cache" / "tiny-checkpoints"))
 
 
@@ -28,12 +28,18 @@ def free_port() -> int:
 
 
 @dataclass
-class TritonServer:
+class Server:
+    """A server subprocess (its own process group) and its log file."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+@dataclass
+class TritonServer(Server):
     http_port: int
     grpc_port: int
     metrics_port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
 
     @property
     def grpc_url(self) -> str:
@@ -77,15 +83,20 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 @contextmanager
 def run_triton(
-    models: list[str], log_dir: Path, timeout: float = 300, ports: tuple[int, int, int] | None = None
+    models: list[str],
+    log_dir: Path,
+    timeout: float = 300,
+    ports: tuple[int, int, int] | None = None,
+    weights_dir: Path = TINY_DIR,
 ) -> Iterator[TritonServer]:
     """Triton on free ports, or on `ports` (http, grpc, metrics): a restart on the same ports is the
-    same server to the API (tests/e2e/test_faults.py kills and restarts it)."""
+    same server to the API (tests/e2e/test_faults.py kills and restarts it). Checkpoints are read
+    from `weights_dir` (default: the tiny ones, or QWEN_TTS_TINY_DIR)."""
     ports = ports or (free_port(), free_port(), free_port())
     env = {
         **os.environ,
         "QWEN_TTS_MODELS": ",".join(models),
-        "QWEN_TTS_WEIGHTS_DIR": str(TINY_DIR),
+        "QWEN_TTS_WEIGHTS_DIR": str(weights_dir),
         "TRITON_HTTP_PORT": str(ports[0]),
         "TRITON_GRPC_PORT": str(ports[1]),
         "TRITON_METRICS_PORT": str(ports[2]),
@@ -101,7 +112,7 @@ def run_triton(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = TritonServer(ports[0], ports[1], ports[2], process, log_path)
+    server = TritonServer(process, log_path, *ports)
     try:
         _wait(f"{server.http_url}/v2/health/ready", process, timeout, log_path)
         yield server
@@ -110,10 +121,8 @@ def run_triton(
 
 
 @dataclass
-class ApiServer:
+class ApiServer(Server):
     port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
 
     @property
     def url(self) -> str:
@@ -139,7 +148,7 @@ def run_api(triton_url: str, log_dir: Path, name: str = "api", **settings: str) 
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = ApiServer(port, process, log_path)
+    server = ApiServer(process, log_path, port)
     try:
         _wait(f"{server.url}/api/v1/health/live", process, 60, log_path)
         yield server

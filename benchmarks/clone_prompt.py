@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """What storing a voice-clone prompt saves: generation from a stored prompt vs from the raw reference.
 
 Both paths go through the real engine (`tts_engine.scheduling.engine.Engine` over `Qwen3TTSModel.from_pretrained`),
@@ -7,26 +6,23 @@ audio is checked identical): the difference is the reference's resampling (soxr,
 speech-code encoding and speaker embedding, which a stored prompt skips. Prints one JSON object
 (medians over the repetitions); `--json PATH` also writes it.
 
-    python scripts/bench_clone_prompt.py --repeats 7 --json /tmp/clone_prompt.json
+    python -m benchmarks.clone_prompt --repeats 7 --json /tmp/clone_prompt.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tts_engine.clone.prompt import ClonePrompt, prompt_outputs  # noqa: E402
-from tts_engine.scheduling.engine import Engine  # noqa: E402
+from benchmarks.report import emit
+from devtools.servers import ROOT
+from tts_engine.clone.prompt import ClonePrompt, prompt_outputs
+from tts_engine.scheduling.engine import Engine
 
 DEFAULT_WEIGHTS = ROOT / ".cache" / "tiny-checkpoints" / "Qwen3-TTS-12Hz-0.6B-Base"
 REF_TEXT = "This is the reference recording of the voice."
@@ -120,10 +116,7 @@ def main() -> None:
         "threads": args.threads,
         **measure(Engine.for_model(model, Variant.VOICE_CLONE), args.repeats, args.max_new_tokens),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Throughput and latency of the serving engine, in one run, on this machine's CPU.
 
 Uses the tiny random checkpoints of the real codebook shape (codebook 2048, 16 code groups; made
@@ -13,13 +12,12 @@ here if missing) and the CustomVoice 1.7B layout:
 
 It prints a table and the goals (PASS/MISS, never asserted) and writes JSON with --json.
 
-    python scripts/bench.py [--engine continuous|grouped] [--quick] [--json PATH]
+    python -m benchmarks.bench [--engine continuous|grouped] [--quick] [--json PATH]   # or scripts/bench.sh
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -35,10 +33,9 @@ from typing import Any
 import httpx
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
-
-from bench_report import Run, goals, percentile, ratios, summarize, table  # noqa: E402
+from benchmarks.report import Run, goals, percentile, ratios, summarize, table, write_json
+from devtools.servers import ROOT, run_api, run_triton
+from devtools.streaming import stream
 
 MODEL, FOLDER, SPEAKER = "custom_voice_1_7b", "Qwen3-TTS-12Hz-1.7B-CustomVoice", "Ryan"
 TEXTS = (
@@ -87,7 +84,7 @@ def serial_baseline(checkpoint: Path, bodies: list[dict[str, Any]]) -> Run:
 
     from tts_engine.requests import SamplingParams
 
-    torch.set_num_threads(1)  # as the Triton stub runs (OMP_NUM_THREADS=1 in tests/e2e/servers.py)
+    torch.set_num_threads(1)  # as the Triton stub runs (OMP_NUM_THREADS=1 in devtools/servers.py)
     model = Qwen3TTSModel.from_pretrained(str(checkpoint), device_map="cpu", dtype=torch.float32)
 
     def one(spec: dict[str, Any]) -> tuple[float, float]:
@@ -131,7 +128,6 @@ def first_audio(grpc_url: str, specs: list[dict[str, Any]], concurrency: int) ->
     import tritonclient.grpc as grpc
 
     from api.inference.tensors import SynthesisCall, build_inputs
-    from tests.e2e.streaming import stream
 
     def one(spec: dict[str, Any]) -> tuple[float, int]:
         inputs = build_inputs(SynthesisCall(**spec))
@@ -203,11 +199,9 @@ def ensure_checkpoints(root: Path) -> Path:
     return root
 
 
-def measure_servers(profile: Profile, logs: Path) -> dict[str, Any]:
-    from tests.e2e.servers import run_api, run_triton  # reads QWEN_TTS_TINY_DIR at import
-
+def measure_servers(profile: Profile, checkpoints: Path, logs: Path) -> dict[str, Any]:
     with (
-        run_triton([MODEL], logs) as triton,
+        run_triton([MODEL], logs, weights_dir=checkpoints) as triton,
         run_api(triton.grpc_url, logs, max_inflight_requests="256") as api,
         httpx.Client(base_url=f"{api.url}/api/v1", timeout=600, limits=httpx.Limits(max_connections=64)) as client,
     ):
@@ -232,11 +226,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     profile = QUICK if args.quick else FULL
-    os.environ["QWEN_TTS_TINY_DIR"] = str(ensure_checkpoints(args.checkpoints))
-    os.environ["QWEN_TTS_ENGINE"] = args.engine
+    ensure_checkpoints(args.checkpoints)
+    os.environ["QWEN_TTS_ENGINE"] = args.engine  # the Triton server started below inherits it
     serial = serial_baseline(args.checkpoints / FOLDER, [body(i, profile) for i in range(profile.serial_requests)])
     print(f"serial baseline: {serial.throughput:.2f} audio s/s", flush=True)
-    measured = measure_servers(profile, Path(tempfile.mkdtemp(prefix="bench-")))
+    measured = measure_servers(profile, args.checkpoints, Path(tempfile.mkdtemp(prefix="bench-")))
     mixed, uniform, short = measured["mixed"], measured["uniform"], measured["short"]
     found = ratios(serial, mixed, uniform, short["idle_p50"], short["busy_p50"])
     report = {
@@ -256,7 +250,7 @@ def main() -> None:
     }
     print(table(report))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        write_json(args.json, report)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,13 @@
-"""The report half of scripts/bench.py: percentiles, throughput, ratios, goals and the table."""
+"""The report half of the benchmarks (benchmarks/report.py): percentiles, throughput, ratios, goals,
+the table and the printed and JSON figures."""
 
-import importlib.util
+import json
 import math
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+import pytest
 
-
-def load_report():
-    spec = importlib.util.spec_from_file_location("bench_report", ROOT / "scripts" / "bench_report.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_report"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-report = load_report()
+from benchmarks import report
 
 
 def test_percentiles_interpolate_and_are_nan_without_values():
@@ -59,3 +50,20 @@ def test_table_shows_every_run_and_goal():
         }
     )
     assert "serial (in-process)" in text and "deployed uniform" in text and text.count("PASS") == 3
+
+
+@pytest.mark.parametrize("width", [None, 12])
+def test_emit_prints_the_figures_and_writes_them_as_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], width: int | None
+):
+    figures = {"jobs_per_second": 74.8, "runs": [1, 2]}
+    out = tmp_path / "figures.json"
+    report.emit(figures, out, width=width)
+    printed = capsys.readouterr().out
+    assert json.loads(out.read_text()) == figures
+    if width is None:
+        assert json.loads(printed) == figures
+    else:
+        assert printed.splitlines() == ["jobs_per_second 74.8", "runs         [1, 2]"]
+    report.emit(figures, None)
+    assert json.loads(capsys.readouterr().out) == figures

@@ -1,19 +1,16 @@
-#!/usr/bin/env python3
 """Measure the deployed path (API -> Triton -> tiny checkpoints) on this machine, in one run.
 
 Reports: Triton start time, the latency of one /tts/custom (sequential baseline), and 8
 concurrent callers: wall time, throughput ratio against the sequential baseline, and how many
 requests Triton put into each execution (from its own statistics).
 
-    python scripts/bench_api.py [--requests 8] [--max-new-tokens 24] [--json PATH]
+    python -m benchmarks.api_calls [--requests 8] [--max-new-tokens 24] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,10 +18,8 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.e2e.servers import run_api, run_triton  # noqa: E402
+from benchmarks.report import emit
+from devtools.servers import run_api, run_triton
 
 MODEL = "custom_voice_1_7b"
 
@@ -85,10 +80,7 @@ def main() -> None:
         ),
         "max_new_tokens": args.max_new_tokens,
     }
-    for key, value in result.items():
-        print(f"{key:36} {value}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    emit(result, args.json, width=36)
 
 
 if __name__ == "__main__":
