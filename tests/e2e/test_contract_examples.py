@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.servers import ROOT, ApiServer, TritonServer, run_api
 from tests.e2e.browser import chromium
 from tests.e2e.jobs.conftest import reference_wav, worker_process
-from tests.e2e.servers import ROOT, ApiServer, TritonServer, run_api
 
 pytestmark = pytest.mark.e2e
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.servers import ApiServer, TritonServer, run_api
 from tests.e2e.browser import Browser, chromium
 from tests.e2e.jobs.conftest import reference_wav
-from tests.e2e.servers import ApiServer, TritonServer, run_api
 
 pytestmark = pytest.mark.e2e
 
