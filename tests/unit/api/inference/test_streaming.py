@@ -109,8 +109,10 @@ def test_chunks_are_joined_up_to_the_final_response_within_the_deadline():
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (InferenceServerException(msg=encode_error(ErrorKind.INVALID_ARGUMENT, "SPEAKER 'x' is not supported")),
-         ValidationFailed),
+        (
+            InferenceServerException(msg=encode_error(ErrorKind.INVALID_ARGUMENT, "SPEAKER 'x' is not supported")),
+            ValidationFailed,
+        ),
         (InferenceServerException(msg=encode_error(ErrorKind.OVERLOADED, "no room")), UnavailableError),
         (InferenceServerException(msg=encode_error(ErrorKind.INTERNAL, "CUDA error: /secret/path")), BackendError),
         (InferenceServerException(msg="Request for unknown model: 'm' is not found"), UnavailableError),
