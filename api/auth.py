@@ -16,7 +16,7 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import DATABASE_DOWN, ApiError
+from api.errors import DATABASE_DOWN, ApiError, is_openai
 from api.http_errors import database_down_response, error_response, extend_openapi
 from api.services import api_keys
 from api.settings import Settings
@@ -64,12 +64,12 @@ class AuthMiddleware:
             with database.session() as session:
                 principal = await api_keys.authenticate(session, key, settings=self.settings)
         except ApiError as exc:
-            response = error_response(exc)
+            response = error_response(exc, scope["path"])
         except DATABASE_DOWN as exc:
-            response = database_down_response(exc)
+            response = database_down_response(exc, scope["path"])
         except Exception:
             log.exception("authentication failed")  # our bug: the client gets no internals
-            response = error_response(ApiError("internal server error"))
+            response = error_response(ApiError("internal server error"), scope["path"])
         else:
             scope.setdefault("state", {})["principal"] = principal
             await self.app(scope, receive, send)
@@ -85,10 +85,11 @@ def document(app: Any) -> None:
 
 def _document(schema: dict[str, Any]) -> None:
     schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
-    body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
     for path, item in schema.get("paths", {}).items():
         if path in OPEN_PATHS:
             continue
+        shape = "OpenAIErrorResponse" if is_openai(path) else "ErrorResponse"
+        body = {"application/json": {"schema": {"$ref": f"#/components/schemas/{shape}"}}}
         for operation in item.values():
             operation["security"] = [{"bearer": []}, {"apiKey": []}]
             responses = operation.setdefault("responses", {})

@@ -13,10 +13,10 @@ this one answers like every other error (api/errors.py).
 
 from __future__ import annotations
 
-from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PayloadTooLargeError
+from api.http_errors import error_response
 from api.settings import Settings
 
 FIELDS_ALLOWANCE = 1024 * 1024
@@ -83,9 +83,7 @@ class RequestBodyLimitMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Connection: close, as the unread rest of the body makes the connection unusable.
         error = PayloadTooLargeError(self.message, headers={"Connection": "close"})
-        await JSONResponse(status_code=error.status_code, content=error.body(), headers=error.headers)(
-            scope, receive, send
-        )
+        await error_response(error, scope["path"])(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:

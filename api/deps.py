@@ -49,11 +49,17 @@ def get_session(request: Request) -> Iterator[Session]:
     yield from database.sessions()
 
 
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 TritonDep = Annotated[TritonGateway, Depends(get_triton)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 LimiterDep = Annotated[CallerSlots, Depends(get_limiter)]
 SessionDep = Annotated[Session, Depends(get_session)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
 
 # Paging offset: bounded so that the database (64-bit integers) never sees a number it cannot bind.
 MAX_OFFSET = 2**31 - 1

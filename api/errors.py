@@ -1,7 +1,9 @@
 """The one error taxonomy of the API: each error's HTTP status, kind and client-safe message.
 
 Services raise these; `api/http_errors.py` turns each into the contract's JSON body
-(`{"success": false, "error": "..."}`) with its status. Nothing else in the API picks status codes
+(`{"success": false, "error": "..."}`) with its status, or, under the OpenAI-compatible prefix
+`/v1/`, into OpenAI's body (`{"error": {"message", "type", "param", "code"}}`) with the status
+OpenAI's clients expect (`OPENAI_ERRORS`, below). Nothing else in the API picks status codes
 for errors. This module imports nothing of the API, so every layer may raise these.
 """
 
@@ -94,3 +96,32 @@ class BackendError(ApiError):
 
     status_code = 502
     kind = "backend"
+
+
+OPENAI_PREFIX = "/v1/"
+"""Paths of the OpenAI-compatible API: their errors take OpenAI's shape."""
+
+OPENAI_ERRORS: dict[str, tuple[int, str]] = {
+    "validation": (400, "invalid_request_error"),  # OpenAI answers a bad field with 400, not 422
+    "bad_request": (400, "invalid_request_error"),
+    "unauthorized": (401, "authentication_error"),
+    "not_found": (404, "invalid_request_error"),
+    "method_not_allowed": (405, "invalid_request_error"),
+    "conflict": (409, "invalid_request_error"),
+    "payload_too_large": (413, "invalid_request_error"),
+    "overloaded": (429, "rate_limit_error"),
+    "backend": (502, "server_error"),
+    "unavailable": (503, "server_error"),
+    "internal": (500, "server_error"),
+}
+"""The taxonomy's kind -> (HTTP status, OpenAI error `type`) under /v1/; `code` is the kind itself."""
+
+
+def is_openai(path: str) -> bool:
+    return path.startswith(OPENAI_PREFIX)
+
+
+def openai_error(exc: ApiError) -> tuple[int, dict[str, Any]]:
+    """The status and OpenAI-shaped body of an error of the taxonomy."""
+    status, kind = OPENAI_ERRORS.get(exc.kind, (exc.status_code, "server_error"))
+    return status, {"error": {"message": exc.message, "type": kind, "param": exc.field, "code": exc.kind}}

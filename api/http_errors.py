@@ -1,5 +1,6 @@
 """The error taxonomy's (api/errors.py) single mapping to HTTP: the contract's JSON body with the
-error's status, the handlers that answer every exception so, and the OpenAPI schema of those bodies."""
+error's status (OpenAI's body and status under /v1/), the handlers that answer every exception so,
+and the OpenAPI schema of those bodies."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import DATABASE_DOWN, ApiError, UnavailableError, ValidationFailed
+from api.errors import DATABASE_DOWN, ApiError, UnavailableError, ValidationFailed, is_openai, openai_error
 from api.schemas.tts import ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ def _document_errors(schema: dict[str, Any]) -> None:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.setdefault("ErrorResponse", ErrorResponse.model_json_schema())
     body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-    for path in schema.get("paths", {}).values():
+    for route, path in schema.get("paths", {}).items():
+        if is_openai(route):
+            continue  # documented by api/routes/openai.py in OpenAI's shape
         for operation in path.values():
             responses = operation.get("responses", {})
             if "422" in responses:
@@ -64,14 +67,19 @@ def _document_errors(schema: dict[str, Any]) -> None:
         components.pop(unused, None)
 
 
-def error_response(exc: ApiError) -> JSONResponse:
-    """The JSON response of an error of the taxonomy (also for middleware, outside the handlers)."""
+def error_response(exc: ApiError, path: str = "") -> JSONResponse:
+    """The JSON response of an error of the taxonomy (also for middleware, outside the handlers),
+    in OpenAI's shape for a path under /v1/."""
+    if is_openai(path):
+        status, body = openai_error(exc)
+        return JSONResponse(status_code=status, content=body, headers=exc.headers)
     return JSONResponse(status_code=exc.status_code, content=exc.body(), headers=exc.headers)
 
 
-def database_down_response(exc: Exception) -> JSONResponse:
+def database_down_response(exc: Exception, path: str = "") -> JSONResponse:
     log.warning("database unavailable: %s", exc)
-    return error_response(UnavailableError("the database is unavailable; retry shortly", headers={"Retry-After": "5"}))
+    down = UnavailableError("the database is unavailable; retry shortly", headers={"Retry-After": "5"})
+    return error_response(down, path)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -79,27 +87,31 @@ def install_error_handlers(app: FastAPI) -> None:
     document_errors(app)
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         message, field = _validation_message(list(exc.errors()))
-        return JSONResponse(status_code=422, content=ValidationFailed(message, field=field).body())
+        return error_response(ValidationFailed(message, field=field), request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http")
+        if is_openai(request.url.path):
+            error = ApiError(str(exc.detail), headers=getattr(exc, "headers", None))
+            error.status_code, error.kind = exc.status_code, kind
+            return error_response(error, request.url.path)
         body = {"success": False, "error": str(exc.detail), "error_type": kind}
         return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
 
-    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
-        return database_down_response(exc)
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        return database_down_response(exc, request.url.path)
 
     for database_error in DATABASE_DOWN:
         app.add_exception_handler(database_error, _database_down)
 
     @app.exception_handler(Exception)
-    async def _bug(_: Request, exc: Exception) -> JSONResponse:
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")  # our bug: the client gets no internals
-        return JSONResponse(status_code=500, content=ApiError("internal server error").body())
+        return error_response(ApiError("internal server error"), request.url.path)

@@ -17,7 +17,7 @@ from api.http_errors import extend_openapi, install_error_handlers
 from api.inference.client import TritonGateway
 from api.jobs.worker import JobWorker, drain_on_signals
 from api.metrics import serving
-from api.routes import info, jobs, tts, voices
+from api.routes import info, jobs, openai, tts, voices
 from api.schemas.tts import document_seed
 from api.services.limits import InflightLimiter
 from api.settings import Settings, get_settings
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(serving.MetricsMiddleware)
     install_error_handlers(app)
     extend_openapi(app, document_seed)
+    openai.document(app)
     if settings.auth_enabled:
         auth.document(app)
     if not settings.metrics_port:
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(voices.router, prefix=API_PREFIX)
     app.include_router(voices.tts_router, prefix=API_PREFIX)
     app.include_router(jobs.router, prefix=API_PREFIX)
+    app.include_router(openai.router)  # /v1: OpenAI's clients expect a base URL ending in /v1
     if settings.playground_enabled:
         playground.mount(app)
     return app

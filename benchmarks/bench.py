@@ -7,7 +7,9 @@ here if missing) and the CustomVoice 1.7B layout:
     process (as the original service did), one torch thread like the Triton stub;
 (b) the deployed path (API -> Triton) at concurrency 1, 4, 16 and 32 with mixed sampling settings
     and mixed text lengths, and uniform settings at 32 (the mixed/uniform ratio);
-(c) time to first audio: STREAM=true straight to Triton over gRPC streaming, concurrency 1 and 16;
+(c) time to first audio: STREAM=true straight to Triton over gRPC streaming, concurrency 1 and 16,
+    and the time to the first byte of the same requests through the API (POST /v1/audio/speech,
+    pcm, streamed) at the same concurrency: the difference is what the API adds;
 (d) short requests arriving while long ones run, against the same short requests on an idle server.
 
 It prints a table and the goals (PASS/MISS, never asserted) and writes JSON with --json.
@@ -33,7 +35,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from benchmarks.report import Run, goals, percentile, ratios, summarize, table, write_json
+from benchmarks.report import Run, first_byte_overhead, goals, percentile, ratios, summarize, table, write_json
 from devtools.servers import ROOT, run_api, run_triton
 from devtools.streaming import stream
 
@@ -64,10 +66,12 @@ class Profile:
     long_frames: int
     short_requests: int
     short_frames: int
+    first_audio_requests: int
+    """Requests sent one at a time for the time to first audio (gRPC) and first byte (HTTP)."""
 
 
-FULL = Profile((16, 32, 48), 12, {1: 4, 4: 8, 16: 32, 32: 64}, 8, 400, 6, 8)
-QUICK = Profile((8, 12, 16), 3, {1: 2, 4: 4, 16: 16, 32: 32}, 4, 160, 3, 4)
+FULL = Profile((16, 32, 48), 12, {1: 4, 4: 8, 16: 32, 32: 64}, 8, 400, 6, 8, 9)
+QUICK = Profile((8, 12, 16), 3, {1: 2, 4: 4, 16: 16, 32: 32}, 4, 160, 3, 4, 3)
 
 
 def body(index: int, profile: Profile, *, uniform: bool = False) -> dict[str, Any]:
@@ -142,6 +146,29 @@ def first_audio(grpc_url: str, specs: list[dict[str, Any]], concurrency: int) ->
     return {"p50": round(percentile(firsts, 50), 3), "p95": round(percentile(firsts, 95), 3), "chunks_p50": chunks}
 
 
+def first_byte(api_url: str, specs: list[dict[str, Any]], concurrency: int) -> dict[str, Any]:
+    """(c) The same requests through the API's streamed speech: seconds until the first body byte."""
+    sampling = ("temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens")
+
+    def one(client: httpx.Client, spec: dict[str, Any]) -> float:
+        speech = {"model": MODEL, "input": spec["text"], "voice": spec["speaker"], "language": spec["language"]}
+        speech |= {"response_format": "pcm", **{k: spec[k] for k in sampling if k in spec}}
+        started = time.perf_counter()
+        with client.stream("POST", f"{api_url}/v1/audio/speech", json=speech) as response:
+            pieces = response.iter_raw()
+            first = next(pieces) if response.status_code == 200 else b""
+            elapsed = time.perf_counter() - started
+            for _ in pieces:  # the whole answer, as a client would (the row is not cut short)
+                pass
+        if not first:
+            raise RuntimeError(f"/v1/audio/speech answered {response.status_code}")
+        return elapsed
+
+    with httpx.Client(timeout=600, limits=httpx.Limits(max_connections=64)) as client:
+        firsts, _ = concurrently(lambda spec: one(client, spec), specs, concurrency)
+    return {"p50": round(percentile(firsts, 50), 3), "p95": round(percentile(firsts, 95), 3)}
+
+
 def _staggered_shorts(client: httpx.Client, profile: Profile, start_after: float) -> list[tuple[float, float]]:
     """Short requests sent 0.2 s apart, each on its own thread; their (latency, finished at)."""
     spec = {**body(0, profile), "max_new_tokens": profile.short_frames, "temperature": 0.0}
@@ -213,9 +240,11 @@ def measure_servers(profile: Profile, checkpoints: Path, logs: Path) -> dict[str
         count = profile.requests[32]
         uniform = deployed(client, [body(i, profile, uniform=True) for i in range(count)], 32)
         specs = [body(i, profile) for i in range(16)]
-        ttfa = {"1": first_audio(triton.grpc_url, specs[:3], 1), "16": first_audio(triton.grpc_url, specs, 16)}
+        alone = specs[: profile.first_audio_requests]
+        ttfa = {"1": first_audio(triton.grpc_url, alone, 1), "16": first_audio(triton.grpc_url, specs, 16)}
+        ttfb = {"1": first_byte(api.url, alone, 1), "16": first_byte(api.url, specs, 16)}
         short = short_during_long(client, profile)
-    return {"mixed": mixed, "uniform": uniform, "ttfa": ttfa, "short": short}
+    return {"mixed": mixed, "uniform": uniform, "ttfa": ttfa, "ttfb": ttfb, "short": short}
 
 
 def main() -> None:
@@ -233,6 +262,7 @@ def main() -> None:
     measured = measure_servers(profile, args.checkpoints, Path(tempfile.mkdtemp(prefix="bench-")))
     mixed, uniform, short = measured["mixed"], measured["uniform"], measured["short"]
     found = ratios(serial, mixed, uniform, short["idle_p50"], short["busy_p50"])
+    found |= first_byte_overhead(measured["ttfa"], measured["ttfb"])
     report = {
         "engine": args.engine,
         "quick": args.quick,
@@ -244,6 +274,7 @@ def main() -> None:
             "uniform": {"32": uniform.as_dict()},
         },
         "ttfa": measured["ttfa"],
+        "ttfb": measured["ttfb"],
         "short_during_long": short,
         "ratios": found,
         "goals": goals(found),

@@ -18,6 +18,12 @@ GOALS = (
     ("throughput at concurrency 32 >= 10x the serial baseline", "throughput_32_vs_serial", ">=", 10.0),
     ("mixed sampling settings >= 0.9x uniform ones (concurrency 32)", "mixed_vs_uniform_32", ">=", 0.9),
     ("short request p50 during long generations <= 1.5x idle", "short_busy_vs_idle_p50", "<=", 1.5),
+    (
+        "API adds <= 20 ms to the first audio at p50 (HTTP vs gRPC, concurrency 1)",
+        "first_byte_overhead_ms_1",
+        "<=",
+        20.0,
+    ),
 )
 
 
@@ -85,6 +91,15 @@ def ratios(serial: Run, mixed: dict[int, Run], uniform_32: Run | None, idle_p50:
     }
 
 
+def first_byte_overhead(ttfa: dict[str, Any], ttfb: dict[str, Any]) -> dict[str, Any]:
+    """Milliseconds the API adds at p50 to the first audio, per concurrency: its time to first byte
+    over HTTP (/v1/audio/speech) less the engine's time to first chunk over gRPC, in the same run."""
+    return {
+        f"first_byte_overhead_ms_{level}": _round((ttfb[level]["p50"] - ttfa[level]["p50"]) * 1000)
+        for level in sorted(set(ttfa) & set(ttfb))
+    }
+
+
 def goals(measured: dict[str, Any]) -> list[dict[str, Any]]:
     """Each goal with its measured value and PASS, MISS, or N/A when it was not measured."""
     verdicts = []
@@ -125,6 +140,12 @@ def table(report: dict[str, Any]) -> str:
         lines.append(
             f"time to first audio chunk (STREAM, Triton gRPC), concurrency {level}: "
             f"p50 {ttfa['p50']} s, p95 {ttfa['p95']} s, chunks per request {ttfa['chunks_p50']}"
+        )
+    for level, ttfb in report.get("ttfb", {}).items():
+        added = report.get("ratios", {}).get(f"first_byte_overhead_ms_{level}")
+        lines.append(
+            f"time to first byte over HTTP (/v1/audio/speech, pcm), concurrency {level}: "
+            f"p50 {ttfb['p50']} s, p95 {ttfb['p95']} s (the API adds {added} ms at p50)"
         )
     short = report["short_during_long"]
     lines.append(

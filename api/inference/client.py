@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -144,26 +146,34 @@ class TritonGateway:
     async def _stream(
         self, model: str, inputs: list[InferInput], outputs: list[InferRequestedOutput]
     ) -> list[InferResult]:
-        """Send one request over a gRPC stream and collect its responses up to the final one, within
-        the deadline. Leaving early (an error, the deadline, the caller cancelled) cancels the call,
-        and Triton tells the model, which drops the row."""
+        """Send one request over a gRPC stream and collect its responses up to the final one."""
+        async with aclosing(self._responses(model, inputs, outputs)) as responses:
+            return [result async for result in responses]
+
+    async def _responses(
+        self, model: str, inputs: list[InferInput], outputs: list[InferRequestedOutput]
+    ) -> AsyncGenerator[InferResult, None]:
+        """Send one request over a gRPC stream and yield its responses as they arrive, up to the final
+        one, within the deadline. Leaving early (an error, the deadline, the caller cancelled or
+        closed this iterator) cancels the call, and Triton tells the model, which drops the row."""
         answered = asyncio.Event()
 
         async def requests() -> AsyncIterator[dict[str, Any]]:
             yield {"model_name": model, "inputs": inputs, "outputs": outputs}
             await answered.wait()  # half-closing earlier could end the stream before the answer
 
-        results: list[InferResult] = []
         responses = None
         try:
             responses = self._client.stream_infer(requests(), stream_timeout=self._timeout)
             async for result, error in responses:
                 if error is not None:
                     raise map_triton_error(stream_error(error), model=model)
-                results.append(result)
-                if is_final(result):
+                final = is_final(result)
+                if final:
                     answered.set()
-                    return results
+                yield result
+                if final:
+                    return
         except InferenceServerException as exc:
             raise map_triton_error(stream_error(exc), model=model) from exc
         except grpc.RpcError as exc:
@@ -181,6 +191,18 @@ class TritonGateway:
         if audio is None or rate is None:
             raise BackendError(f"model {model} returned no audio")
         return audio, int(rate.reshape(-1)[0])
+
+    async def synthesize_stream(self, model: str, call: SynthesisCall) -> AsyncGenerator[tuple[np.ndarray, int], None]:
+        """STREAM=true: each response's audio (the chunks, then the final rest, which may be empty)
+        and sample rate as it arrives. Closing the iterator early cancels the generation."""
+        outputs = [InferRequestedOutput("AUDIO"), InferRequestedOutput("SAMPLE_RATE")]
+        inputs = build_inputs(replace(call, stream=True))
+        async with aclosing(self._responses(model, inputs, outputs)) as responses:
+            async for result in responses:
+                audio, rate = joined_audio([result])
+                if rate is None:
+                    raise BackendError(f"model {model} sent audio without its sample rate")
+                yield (audio if audio is not None else np.zeros(0, np.float32)), int(rate.reshape(-1)[0])
 
     async def create_clone_prompt(
         self, model: str, *, ref_audio: np.ndarray, ref_sample_rate: int, ref_text: str | None, x_vector_only: bool

@@ -20,6 +20,8 @@ methods become `method="OTHER"`.
     qwen_tts_job_duration_seconds{job_type,outcome}                histogram (claim to end of the attempt)
     qwen_tts_job_retries_total{job_type}                           counter (re-claims: lost lease, Triton retry)
     qwen_tts_cloned_voices                                         gauge (voices in the voice store)
+    qwen_tts_time_to_first_byte_seconds{format}                    histogram (/v1/audio/speech: to first audio byte)
+    qwen_tts_audio_streamed_seconds_total{model}                   counter (seconds of speech sent while generated)
 
 Several uvicorn workers (`--workers N`): each worker is a process with its own counters, and a
 scrape reaches one of them. Set `PROMETHEUS_MULTIPROC_DIR` to an empty directory (tmpfs or
@@ -70,6 +72,8 @@ JOB_WAIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0
 # One job attempt: one or two Triton calls (a clone builds its prompt first) plus encoding: Triton's
 # buckets, up to a few 600 s call deadlines.
 JOB_DURATION_BUCKETS = (*TRITON_BUCKETS, 1200.0, 1800.0)
+# First audio byte of a streamed answer: a first chunk takes 0.1 s on an idle CPU, seconds when busy.
+FIRST_BYTE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # Label `outcome` of qwen_tts_job_duration_seconds: how an attempt ended.
 JOB_OUTCOMES = ("completed", "failed", "cancelled", "retried")  # retried: Triton unavailable, back to the queue
 # Label `state` of qwen_tts_jobs (api/store/job_table.py JobStatus.ALL).
@@ -152,6 +156,18 @@ CLONED_VOICES = Gauge(
     multiprocess_mode="livemostrecent",
 )
 
+FIRST_BYTE = Histogram(
+    "qwen_tts_time_to_first_byte_seconds",
+    "Time from receiving a streamed speech request (/v1/audio/speech) to sending its first audio byte, by format.",
+    ["format"],
+    buckets=FIRST_BYTE_BUCKETS,
+)
+AUDIO_STREAMED = Counter(
+    "qwen_tts_audio_streamed_seconds_total",
+    "Seconds of audio sent to clients while being generated (/v1/audio/speech), by Triton model.",
+    ["model"],
+)
+
 METRIC_NAMES = frozenset(
     {
         "qwen_tts_http_requests_total",
@@ -167,6 +183,8 @@ METRIC_NAMES = frozenset(
         "qwen_tts_job_duration_seconds",
         "qwen_tts_job_retries_total",
         "qwen_tts_cloned_voices",
+        "qwen_tts_time_to_first_byte_seconds",
+        "qwen_tts_audio_streamed_seconds_total",
     }
 )
 """Every metric family this module defines (the deploy tests check dashboards and alerts against it)."""
@@ -186,6 +204,17 @@ def observe_audio(model: str, seconds: float) -> None:
 def observe_encoding(fmt: str, seconds: float) -> None:
     """Time spent encoding one response to `fmt` (wav, mp3, ogg, opus)."""
     ENCODING_DURATION.labels(format=str(fmt)).observe(seconds)
+
+
+def observe_first_byte(fmt: str, seconds: float) -> None:
+    """A streamed answer sent its first audio byte `seconds` after its request arrived."""
+    FIRST_BYTE.labels(format=str(fmt)).observe(max(seconds, 0.0))
+
+
+def observe_streamed(model: str, seconds: float) -> None:
+    """Seconds of audio of one chunk sent while the rest is generated."""
+    if seconds > 0:
+        AUDIO_STREAMED.labels(model=model).inc(seconds)
 
 
 def observe_triton_ready(ready: bool) -> None:

@@ -6,17 +6,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
-from pydantic import ValidationError
 
 from api.audio.decode import media_type
 from api.deps import LimiterDep, OffsetQuery, PrincipalDep, SessionDep, SettingsDep, TritonDep
-from api.errors import ValidationFailed
 from api.routes.tts import ERRORS
 from api.schemas.pages import page_fields
 from api.schemas.tts import ErrorResponse, TTSResponse
 from api.schemas.voices import (
     ClonedVoiceTTSRequest,
-    VoiceBase,
     VoiceCreate,
     VoiceDeleted,
     VoiceDetail,
@@ -24,6 +21,7 @@ from api.schemas.voices import (
     VoiceSaved,
     VoiceStatsResponse,
     VoiceUpdate,
+    voice_from_form,
 )
 from api.services import cloned_voice_tts, voices
 from api.services.reference import read_upload
@@ -41,17 +39,6 @@ CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     409: {"model": ErrorResponse, "description": "No unique voice id could be allocated; retry"},
 }
-
-
-def _validate_form(fields: dict[str, Any]) -> VoiceBase:
-    """The same validation as the JSON endpoint, field for field, with the same 422 body."""
-    try:
-        return VoiceBase.model_validate({key: value for key, value in fields.items() if value is not None})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][-1]) if first["loc"] else None
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ValidationFailed(f"{field}: {message}" if field else message, field=field) from exc
 
 
 def _created(voice: Any, verb: str) -> VoiceSaved:
@@ -115,7 +102,7 @@ async def create_voice_from_upload(
         "repetition_penalty": repetition_penalty,
         "max_new_tokens": max_new_tokens,
     }
-    body = _validate_form(fields)
+    body = voice_from_form(fields)
     async with limiter.slot():
         audio = await read_upload(ref_audio, max_bytes=settings.max_upload_bytes)
         voice = await voices.create_voice(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from api.audio.encode import AudioFormat
+from api.errors import ValidationFailed
 from api.schemas.pages import Page
 from api.schemas.tts import GenerationParams, ModelSize, NonEmptyText, RefText, Seed, check_language
 
@@ -153,3 +154,15 @@ class ClonedVoiceTTSRequest(GenerationParams):
     @classmethod
     def _language(cls, value: str | None) -> str | None:
         return None if value is None else check_language(value)
+
+
+def voice_from_form(fields: dict[str, Any]) -> VoiceBase:
+    """A voice described by form fields (an upload), with the same validation as the JSON endpoint,
+    field for field, and the same 422 naming the field (None values are left out)."""
+    try:
+        return VoiceBase.model_validate({key: value for key, value in fields.items() if value is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][-1]) if first["loc"] else None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ValidationFailed(f"{field}: {message}" if field else message, field=field) from exc

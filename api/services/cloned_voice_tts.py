@@ -14,7 +14,7 @@ from sqlmodel import Session
 from api.catalog import Variant
 from api.inference.client import TritonGateway
 from api.inference.tensors import SynthesisCall, prompt_call
-from api.schemas.tts import TTSResponse
+from api.schemas.tts import GenerationParams, TTSResponse
 from api.schemas.voices import ClonedVoiceTTSRequest
 from api.services import clone_prompts
 from api.services.api_keys import Principal
@@ -25,12 +25,37 @@ from api.store import voices as store
 from api.store.tables import Voice
 
 
-def sampling(body: ClonedVoiceTTSRequest, voice: Voice) -> dict[str, Any]:
+def sampling(body: GenerationParams, voice: Voice, *, use_voice_defaults: bool = True) -> dict[str, Any]:
     """The voice's stored parameters (unless use_voice_defaults is false), overridden field by field
     by the ones this request gives."""
-    params = {name: getattr(voice, name) for name in GENERATION_FIELDS} if body.use_voice_defaults else {}
+    params = {name: getattr(voice, name) for name in GENERATION_FIELDS} if use_voice_defaults else {}
     given = {name: getattr(body, name) for name in GENERATION_FIELDS if getattr(body, name) is not None}
     return {name: None for name in GENERATION_FIELDS} | params | given
+
+
+async def voice_call(
+    *,
+    session: Session,
+    triton: TritonGateway,
+    settings: Settings,
+    voice: Voice,
+    size: str,
+    text: str,
+    language: str | None,
+    seed: int | None,
+    params: dict[str, Any],
+) -> SynthesisCall:
+    """The call that speaks `text` with a stored voice: its stored clone prompt for `size` (built
+    once if missing), its transcript, `params` (see `sampling`) and this request's own seed."""
+    prompt = await clone_prompts.prompt_for(session=session, triton=triton, settings=settings, voice=voice, size=size)
+    return SynthesisCall(
+        text=text,
+        language=language or voice.language,
+        ref_text=None if prompt.x_vector_only else voice.ref_text,
+        **prompt_call(prompt),
+        **params,
+        seed=seed,  # per request, never a voice default
+    )
 
 
 async def generate(
@@ -40,14 +65,16 @@ async def generate(
     check_text(body.text, settings)  # before any database or Triton work
     size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
     voice = await get_voice(session=session, principal=principal, voice_id=body.voice_id)
-    prompt = await clone_prompts.prompt_for(session=session, triton=triton, settings=settings, voice=voice, size=size)
-    call = SynthesisCall(
+    call = await voice_call(
+        session=session,
+        triton=triton,
+        settings=settings,
+        voice=voice,
+        size=size,
         text=body.text,
-        language=body.language or voice.language,
-        ref_text=None if prompt.x_vector_only else voice.ref_text,
-        **prompt_call(prompt),
-        **sampling(body, voice),
-        seed=body.seed,  # per request, never a voice default
+        language=body.language,
+        seed=body.seed,
+        params=sampling(body, voice, use_voice_defaults=body.use_voice_defaults),
     )
     response = await synthesize(
         triton=triton,

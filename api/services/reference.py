@@ -98,9 +98,8 @@ async def from_upload(upload: UploadFile, *, settings: Settings) -> DecodedAudio
     return await decode(data, field="ref_audio", settings=settings)
 
 
-def base64_bytes(value: str, *, max_bytes: int) -> bytes:
+def base64_bytes(value: str, *, max_bytes: int, field: str = "ref_audio_base64") -> bytes:
     """The bytes of `ref_audio_base64` (data: URIs accepted), checked against the upload limit."""
-    field = "ref_audio_base64"
     payload = "".join(value.split(",", 1)[1].split() if value.startswith("data:") else value.split())
     if len(payload) // 4 * 3 > max_bytes + 2:
         raise PayloadTooLargeError(f"{field}: the audio is larger than {max_bytes} bytes", field=field)

@@ -33,10 +33,10 @@ def resolve_size(requested: str | None, variant: Variant, settings: Settings) ->
     return size
 
 
-def check_text(text: str, settings: Settings) -> None:
+def check_text(text: str, settings: Settings, *, field: str = "text") -> None:
     if len(text) > settings.max_text_chars:
         raise ValidationFailed(
-            f"text: {len(text)} characters long; the limit is {settings.max_text_chars} characters", field="text"
+            f"{field}: {len(text)} characters long; the limit is {settings.max_text_chars} characters", field=field
         )
 
 
@@ -72,6 +72,25 @@ def voice_clone_call(body: VoiceCloneURLRequest, reference: DecodedAudio) -> Syn
     )
 
 
+async def prepare(
+    *, triton: TritonGateway, settings: Settings, variant: Variant, size: str, call: SynthesisCall
+) -> tuple[str, SynthesisCall]:
+    """The Triton model of `variant` and `size`, loaded (or 503), and `call` within this server's
+    max_new_tokens limit (its default when absent): what every synthesis, whole or streamed, runs."""
+    model = triton_model_name(size, variant)
+    await triton.ensure_loaded(
+        model, on_demand=settings.load_models_on_demand, load_timeout=settings.model_load_timeout_seconds
+    )
+    if call.max_new_tokens is None:
+        call = replace(call, max_new_tokens=min(settings.default_max_new_tokens, settings.max_new_tokens_limit))
+    elif call.max_new_tokens > settings.max_new_tokens_limit:
+        raise ValidationFailed(
+            f"max_new_tokens: {call.max_new_tokens} exceeds this server's limit of {settings.max_new_tokens_limit}",
+            field="max_new_tokens",
+        )
+    return model, call
+
+
 async def synthesize(
     *,
     triton: TritonGateway,
@@ -84,17 +103,7 @@ async def synthesize(
     """Run one call on the right Triton model and return the contract's response."""
     started = time.perf_counter()
     check_text(call.text or "", settings)
-    model = triton_model_name(size, variant)
-    await triton.ensure_loaded(
-        model, on_demand=settings.load_models_on_demand, load_timeout=settings.model_load_timeout_seconds
-    )
-    if call.max_new_tokens is None:
-        call = replace(call, max_new_tokens=min(settings.default_max_new_tokens, settings.max_new_tokens_limit))
-    elif call.max_new_tokens > settings.max_new_tokens_limit:
-        raise ValidationFailed(
-            f"max_new_tokens: {call.max_new_tokens} exceeds this server's limit of {settings.max_new_tokens_limit}",
-            field="max_new_tokens",
-        )
+    model, call = await prepare(triton=triton, settings=settings, variant=variant, size=size, call=call)
     with metrics.track_triton(model):
         samples, rate = await triton.synthesize(model, call)
     metrics.observe_audio(model, samples.size / rate)

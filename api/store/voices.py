@@ -52,6 +52,13 @@ def get_voice(session: Session, voice_id: str, *, owner: str | None = None) -> V
     return voice if voice is not None and owner in (None, voice.owner) else None
 
 
+def voices_named(session: Session, name: str, *, owner: str | None = None, limit: int = 5) -> list[Voice]:
+    """Voices whose name is `name` in any case (names may repeat), newest first."""
+    query = _owned(select(Voice).where(func.lower(col(Voice.name)) == name.strip().lower()), owner)
+    with session.begin():
+        return list(session.exec(query.order_by(col(Voice.created_at).desc()).limit(limit)).all())
+
+
 def list_voices(
     session: Session, *, language: str | None, limit: int, offset: int, owner: str | None = None
 ) -> tuple[list[Voice], int]:

@@ -128,6 +128,8 @@ def test_dashboard_uses_only_existing_metrics() -> None:
         "qwen_tts_job_duration_seconds_bucket",
         "qwen_tts_job_retries_total",
         "qwen_tts_cloned_voices",
+        "qwen_tts_time_to_first_byte_seconds_bucket",
+        "qwen_tts_audio_streamed_seconds_total",
     } <= used
     assert {
         "nv_inference_queue_duration_us",

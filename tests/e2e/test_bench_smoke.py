@@ -25,6 +25,8 @@ def test_quick_bench_writes_a_complete_report(tmp_path: Path):
     runs = [report["serial"], *report["deployed"]["mixed"].values(), *report["deployed"]["uniform"].values()]
     assert all(run["errors"] == 0 and run["audio_seconds"] > 0 and run["throughput"] > 0 for run in runs)
     assert all(report["ttfa"][level]["p50"] > 0 for level in ("1", "16"))
+    assert all(report["ttfb"][level]["p50"] > 0 for level in ("1", "16"))
+    assert isinstance(report["ratios"]["first_byte_overhead_ms_1"], float)
     assert report["short_during_long"]["busy_p50"] > 0
-    assert [goal["verdict"] in ("PASS", "MISS") for goal in report["goals"]] == [True, True, True]
+    assert [goal["verdict"] in ("PASS", "MISS") for goal in report["goals"]] == [True, True, True, True]
     assert "audio s/s" in done.stdout

@@ -49,7 +49,7 @@ def _cap_tokens(body: Any) -> Any:
     if not isinstance(body, dict):
         return body
     value = body.get("max_new_tokens")
-    if ("max_new_tokens" not in body and "text" in body) or (
+    if ("max_new_tokens" not in body and ("text" in body or "input" in body)) or (
         isinstance(value, int) and not isinstance(value, bool) and value > MAX_NEW_TOKENS
     ):
         body["max_new_tokens"] = MAX_NEW_TOKENS

@@ -40,6 +40,9 @@ def assert_unauthorized(response) -> None:
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"] == "Bearer"
     body = response.json()
+    if response.request.url.path.startswith("/v1/"):  # the OpenAI-compatible API: OpenAI's shape
+        assert body["error"]["type"] == "authentication_error" and body["error"]["code"] == "unauthorized", body
+        return
     assert body["success"] is False and body["error_type"] == "unauthorized", body
 
 
@@ -51,6 +54,7 @@ def test_every_route_but_the_open_ones_needs_a_key(keyed: KeyedApp):
         # An empty body: the key is checked before the body is read (no 422 to an anonymous caller).
         assert_unauthorized(keyed.client.request(method, path))
     assert_unauthorized(keyed.client.get(f"{V1}/no-such-route"))  # nor does it learn which routes exist
+    assert_unauthorized(keyed.client.post("/v1/audio/speech", json={"model": "tts-1"}))
     opened = {path for _, path in operations if path in OPEN_PATHS}
     assert {f"{V1}/health", f"{V1}/health/live", "/metrics", "/openapi.json", "/docs"} <= opened
     for path in opened - {f"{V1}/health"}:  # (the fake gateway cannot answer a health check)

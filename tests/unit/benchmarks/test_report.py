@@ -31,9 +31,18 @@ def test_ratios_and_goals():
     assert found["throughput_vs_serial"] == {"1": 2.0, "32": 12.0}
     assert found["mixed_vs_uniform_32"] == 0.8 and found["short_busy_vs_idle_p50"] == 1.25
     verdicts = {g["goal"].split()[0]: g["verdict"] for g in report.goals(found)}
-    assert verdicts == {"throughput": "PASS", "mixed": "MISS", "short": "PASS"}
+    assert verdicts == {"throughput": "PASS", "mixed": "MISS", "short": "PASS", "API": "N/A"}
     without_32 = report.ratios(serial, {1: mixed[1]}, None, idle_p50=0.0, busy_p50=0.3)
-    assert [g["verdict"] for g in report.goals(without_32)] == ["N/A", "N/A", "N/A"]
+    assert [g["verdict"] for g in report.goals(without_32)] == ["N/A", "N/A", "N/A", "N/A"]
+
+
+def test_first_byte_overhead_is_http_less_grpc_per_level():
+    ttfa = {"1": {"p50": 0.100}, "16": {"p50": 0.400}}
+    ttfb = {"1": {"p50": 0.112}, "16": {"p50": 0.450}}
+    found = report.first_byte_overhead(ttfa, ttfb)
+    assert found == {"first_byte_overhead_ms_1": 12.0, "first_byte_overhead_ms_16": 50.0}
+    assert report.goals(found)[-1]["verdict"] == "PASS"
+    assert report.goals({"first_byte_overhead_ms_1": 25.0})[-1]["verdict"] == "MISS"
 
 
 def test_table_shows_every_run_and_goal():
@@ -45,11 +54,14 @@ def test_table_shows_every_run_and_goal():
             "serial": run,
             "deployed": {"mixed": {"32": run}, "uniform": {"32": run}},
             "ttfa": {"1": {"p50": 0.1, "p95": 0.2, "chunks_p50": 3.0}},
+            "ttfb": {"1": {"p50": 0.11, "p95": 0.2}},
+            "ratios": {"first_byte_overhead_ms_1": 10.0},
             "short_during_long": short,
             "goals": report.goals(found),
         }
     )
     assert "serial (in-process)" in text and "deployed uniform" in text and text.count("PASS") == 3
+    assert "the API adds 10.0 ms at p50" in text
 
 
 @pytest.mark.parametrize("width", [None, 12])

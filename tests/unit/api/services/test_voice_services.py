@@ -59,8 +59,8 @@ def test_request_params_override_voice_defaults_field_by_field():
     assert sampling(body, voice) == {
         "temperature": 0.5, "top_p": None, "top_k": 3, "repetition_penalty": None, "max_new_tokens": 12
     }  # fmt: skip
-    body = ClonedVoiceTTSRequest(text="x", voice_id="v_1", use_voice_defaults=False)
-    assert set(sampling(body, voice).values()) == {None}
+    body = ClonedVoiceTTSRequest(text="x", voice_id="v_1")
+    assert set(sampling(body, voice, use_voice_defaults=False).values()) == {None}
 
 
 def test_concurrent_first_uses_build_one_prompt(tmp_path: Path):
