@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.servers import ApiServer, TritonServer, run_api
 
+from devtools.servers import ApiServer, TritonServer, run_api
 from tests.e2e.test_metrics import sample
 
 pytestmark = pytest.mark.e2e

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from tests.e2e.servers import ApiServer, audio_host
 
+from devtools.servers import ApiServer, audio_host
 from tests.audio_probe import probe
 from tests.e2e.test_cloned_voices import reference_wav
 
