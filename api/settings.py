@@ -54,8 +54,28 @@ class Settings(BaseSettings):
     the keys in the database when auth_enabled: it sees every voice and job. At least 32 characters
     (`openssl rand -hex 32`). Unset: only database keys."""
 
-    max_text_chars: int = Field(default=limits.MAX_TEXT_CHARS, ge=1, le=limits.MAX_TEXT_CHARS)
-    """Longest accepted `text`, in characters; at most the wire contract's limit of one row."""
+    max_text_chars: int = Field(default=20_000, ge=1, le=1_000_000)
+    """Longest `text` of a synchronous request (the /tts/* endpoints), in characters after NFC
+    normalisation; beyond it 422 naming the limit. A text longer than segment_max_chars is split into
+    segments generated concurrently (api/services/longform.py); use a job for longer texts."""
+
+    job_max_text_chars: int = Field(default=200_000, ge=1, le=10_000_000)
+    """Longest `text` of a job or batch item, in characters (422 naming the limit at submission)."""
+
+    segment_max_chars: int = Field(default=300, ge=20, le=limits.MAX_TEXT_CHARS)
+    """Budget of one segment of a long text, in units: a character counts 1, a CJK (wide) one 3, so
+    300 is about 20 s of speech in any language. Text within it is one row, untouched; longer text is
+    split at sentences, then clauses (api/text/). At most the wire contract's limit of one row."""
+
+    segment_concurrency: int = Field(default=16, ge=1, le=256)
+    """Segments of one request generated at once (each a row of the continuous batch). Bounds how many
+    of the engine's rows (QWEN_TTS_MAX_BATCH_ROWS, 32) one long text can hold."""
+
+    segment_pause_seconds: float = Field(default=0.3, ge=0, le=5)
+    """Silence inserted between two segments of a long text."""
+
+    segment_fade_seconds: float = Field(default=0.01, ge=0, le=0.5)
+    """Fade-out and fade-in at each segment's edges (no change of length): no click at the cut."""
 
     max_new_tokens_limit: int = Field(default=_MAX_FRAMES, ge=2, le=_MAX_FRAMES)
     """Largest accepted `max_new_tokens` (codec frames, 80 ms each)."""

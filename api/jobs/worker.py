@@ -140,10 +140,10 @@ class JobWorker:
         metrics.set_store_gauges(counts, cloned)
 
     async def _work(self, job: Job) -> dict[str, Any]:
-        async def report(stage: str) -> None:
+        async def report(stage: str, segments: tuple[int, int] | None = None) -> None:
             try:
                 held = await self.database.in_session(
-                    job_queue.set_progress, job.id, worker_id=self.worker_id, progress=progress(stage)
+                    job_queue.set_progress, job.id, worker_id=self.worker_id, progress=progress(stage, segments)
                 )
             except DATABASE_DOWN as exc:  # progress only informs: the work goes on
                 log.warning("job %s: progress %r not recorded, database unavailable: %s", job.id, stage, exc)

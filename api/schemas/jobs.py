@@ -69,6 +69,8 @@ class JobProgress(BaseModel):
     timestamp: float
     percent_is_estimate: bool = Field(default=False, description="True: percent marks the stage, not measured work")
     position: int | None = Field(default=None, description="Place in the FIFO queue (1 = next), while queued")
+    segments_done: int | None = Field(default=None, description="A long text's segments generated so far")
+    segments_total: int | None = Field(default=None, description="A long text's segments (absent: one segment)")
 
 
 class JobView(BaseModel):

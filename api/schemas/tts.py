@@ -49,7 +49,8 @@ def _speakable(value: str) -> str:
 NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1), AfterValidator(_speakable)]
 """The text to speak: every endpoint that takes one validates it alike. NFC-normalised; empty,
 whitespace-only and invisible-only text, control characters and lone surrogates are a 422. Its
-length limit is the setting `max_text_chars`, checked by the services (422 naming the limit)."""
+length limit is the setting `max_text_chars` (`job_max_text_chars` for jobs), checked by the services
+(422 naming the limit); a long text is split into segments (api/services/longform.py)."""
 ModelSize = Annotated[str, StringConstraints(pattern=r"^(0\.6B|1\.7B)$")]
 
 
@@ -180,6 +181,16 @@ class VoiceCloneURLRequest(TTSBase):
     model_size: ModelSize | None = None
 
 
+class SegmentView(BaseModel):
+    """One segment of a long text: where it is in the text, how long its audio is, which model spoke it."""
+
+    index: int
+    start: int = Field(description="Offset of its first character in the (NFC-normalised) text")
+    end: int = Field(description="Offset just past its last character")
+    duration_seconds: float
+    model: str = Field(description="The Triton model that generated it")
+
+
 class TTSResponse(BaseModel):
     success: bool = True
     audio_base64: str
@@ -189,6 +200,11 @@ class TTSResponse(BaseModel):
     processing_time_seconds: float
     output_format: AudioFormat
     error: str | None = None
+    segments: list[SegmentView] | None = Field(
+        default=None,
+        description="A text longer than one segment was split: its segments in order (the audio is each of "
+        "them, joined with a pause of QWEN_TTS_SEGMENT_PAUSE_SECONDS between two). Absent for one segment.",
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -18,7 +18,7 @@ from api.schemas.tts import GenerationParams, TTSResponse
 from api.schemas.voices import ClonedVoiceTTSRequest
 from api.services import clone_prompts
 from api.services.api_keys import Principal
-from api.services.synthesis import check_text, resolve_size, synthesize
+from api.services.synthesis import SYNC, LongText, check_text, resolve_size, synthesize
 from api.services.voices import GENERATION_FIELDS, get_voice
 from api.settings import Settings
 from api.store import voices as store
@@ -59,10 +59,16 @@ async def voice_call(
 
 
 async def generate(
-    *, session: Session, triton: TritonGateway, settings: Settings, principal: Principal, body: ClonedVoiceTTSRequest
+    *,
+    session: Session,
+    triton: TritonGateway,
+    settings: Settings,
+    principal: Principal,
+    body: ClonedVoiceTTSRequest,
+    long_text: LongText = SYNC,
 ) -> TTSResponse:
     """Another key's voice is not found (404), as with every use of a voice id."""
-    check_text(body.text, settings)  # before any database or Triton work
+    check_text(body.text, settings, long_text)  # before any database or Triton work
     size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
     voice = await get_voice(session=session, principal=principal, voice_id=body.voice_id)
     call = await voice_call(
@@ -83,6 +89,7 @@ async def generate(
         size=size,
         call=call,
         output_format=body.output_format,
+        long_text=long_text,
     )
     # Counted once the audio exists; a voice deleted meanwhile still gets its audio delivered.
     await anyio.to_thread.run_sync(store.record_use, session, voice.id)

@@ -18,7 +18,8 @@ from api.schemas.jobs import REQUEST_MODELS, JobType, VoiceCloneFileRequest, Voi
 from api.schemas.voices import ClonedVoiceTTSRequest
 from api.services import reference
 from api.services.api_keys import Principal
-from api.services.synthesis import check_text, resolve_size
+from api.services.longform import SegmentProgress
+from api.services.synthesis import LongText, check_text, resolve_size
 from api.services.voices import get_voice
 from api.settings import Settings
 
@@ -41,6 +42,12 @@ def parse(job_type: JobType, data: dict[str, Any]) -> BaseModel:
         field = ".".join([PREFIX, *(str(part) for part in first["loc"])])
         message = "field required" if first["type"] == "missing" else str(first["msg"]).removeprefix("Value error, ")
         raise ValidationFailed(f"{field}: {message}", field=field) from exc
+
+
+def job_text(settings: Settings, progress: SegmentProgress | None = None, *, batch_item: bool = False) -> LongText:
+    """A job's text: up to `job_max_text_chars`, its segments' progress reported to `progress`; a
+    batch item's segments one at a time (the batch's items already fill the engine's rows)."""
+    return LongText(max_chars=settings.job_max_text_chars, progress=progress, concurrency=1 if batch_item else None)
 
 
 def reference_audio(value: str, *, max_bytes: int) -> bytes:
@@ -68,14 +75,19 @@ def _prefixed(exc: ApiError) -> ApiError:
 
 
 async def validate(
-    job_type: JobType, data: dict[str, Any], *, settings: Settings, session: Session, principal: Principal
+    job_type: JobType,
+    data: dict[str, Any],
+    *,
+    settings: Settings,
+    session: Session,
+    principal: Principal,
 ) -> BaseModel:
     """The validated request, after every check its synchronous endpoint makes before inference (a
     stored voice must be one the caller may use)."""
     body = parse(job_type, data)
     try:
         resolve_size(getattr(body, "model_size", None), VARIANTS[job_type], settings)
-        check_text(getattr(body, "text", ""), settings)
+        check_text(getattr(body, "text", ""), settings, job_text(settings))
         if isinstance(body, VoiceCloneURLRequest):
             _check_url(body.ref_audio_url)
         elif isinstance(body, VoiceCloneFileRequest):

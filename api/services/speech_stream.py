@@ -3,7 +3,9 @@ the fly, as raw bytes of the response format or as OpenAI's Server-Sent Events.
 
 The answer starts only once the first chunk is there, so every failure before any audio (a bad
 field, a model not loaded, an engine error) is still an error status. Once audio flows, a failure
-ends the body early (audio) or sends an `error` event (sse). `SpeechStream.aclose` ends it all,
+ends the body early (audio) or sends an `error` event (sse). A text longer than one segment
+(api/services/longform.py) is generated as concurrent segments, streamed in order as each is ready,
+with the pauses between them. `SpeechStream.aclose` ends it all,
 whenever the response ends, however: a client that goes away cancels its generation on Triton (the
 engine drops its row within a few steps), stops ffmpeg and frees its in-flight slot.
 """
@@ -29,6 +31,7 @@ from api.catalog import Variant
 from api.errors import DATABASE_DOWN, ApiError, BackendError, openai_error
 from api.inference.client import TritonGateway
 from api.inference.tensors import SynthesisCall
+from api.services import longform
 from api.services.synthesis import prepare
 from api.settings import Settings
 from api.store import voices as store
@@ -103,7 +106,12 @@ async def open_stream(
         )
         if needs_ffmpeg(options.fmt, options.speed):
             ffmpeg_path()  # without ffmpeg: 503 now, not mid-stream
-        source = triton.synthesize_stream(model, call)
+        if longform.splits(call.text or "", settings, call.language):  # segments, in order as each is ready
+            source = longform.as_chunks(
+                triton=triton, settings=settings, variant=plan.variant, size=plan.size, call=call
+            )
+        else:
+            source = triton.synthesize_stream(model, call)
         closing.push_async_callback(source.aclose)
         try:
             samples, rate = await anext(source)

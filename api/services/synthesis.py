@@ -1,10 +1,11 @@
-"""The synthesis use case: pick the model, run it on Triton, encode the audio, shape the answer."""
+"""The synthesis use case: pick the model, run it on Triton (a long text as concurrent segments,
+api/services/longform.py), encode the audio, shape the answer."""
 
 from __future__ import annotations
 
 import base64
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -18,12 +19,29 @@ from api.inference.client import TritonGateway
 from api.inference.tensors import SynthesisCall
 from api.schemas.tts import (
     CustomVoiceRequest,
+    SegmentView,
     TTSBase,
     TTSResponse,
     VoiceCloneURLRequest,
     VoiceDesignRequest,
 )
+from api.services import longform
 from api.settings import Settings
+
+
+@dataclass(frozen=True)
+class LongText:
+    """How a request's text is served: its route's length limit (None: `max_text_chars`, the
+    synchronous routes'; jobs pass `job_max_text_chars`), who hears of its segments' progress, and how
+    many of its segments may be generated at once."""
+
+    max_chars: int | None = None
+    progress: longform.SegmentProgress | None = None
+    concurrency: int | None = None
+    """Segments generated at once (None: `segment_concurrency`); batch items take 1."""
+
+
+SYNC = LongText()
 
 
 def resolve_size(requested: str | None, variant: Variant, settings: Settings) -> str:
@@ -33,10 +51,13 @@ def resolve_size(requested: str | None, variant: Variant, settings: Settings) ->
     return size
 
 
-def check_text(text: str, settings: Settings, *, field: str = "text") -> None:
-    if len(text) > settings.max_text_chars:
+def check_text(text: str, settings: Settings, long_text: LongText = SYNC, *, field: str = "text") -> None:
+    """422 naming the route's limit (synchronous `max_text_chars`, jobs `job_max_text_chars`)."""
+    limit = long_text.max_chars or settings.max_text_chars
+    if len(text) > limit:
+        where = "a job" if long_text.max_chars else "a synchronous request; submit a job for longer texts"
         raise ValidationFailed(
-            f"{field}: {len(text)} characters long; the limit is {settings.max_text_chars} characters", field=field
+            f"{field}: {len(text)} characters long; the limit is {limit} characters for {where}", field=field
         )
 
 
@@ -91,6 +112,21 @@ async def prepare(
     return model, call
 
 
+def _segment_views(audio: longform.LongAudio) -> list[SegmentView] | None:
+    if not audio.segments:
+        return None
+    return [
+        SegmentView(
+            index=piece.index,
+            start=piece.segment.start,
+            end=piece.segment.end,
+            duration_seconds=round(piece.samples.size / piece.rate, 3),
+            model=piece.model,
+        )
+        for piece in audio.segments
+    ]
+
+
 async def synthesize(
     *,
     triton: TritonGateway,
@@ -99,14 +135,18 @@ async def synthesize(
     size: str,
     call: SynthesisCall,
     output_format: AudioFormat,
+    long_text: LongText = SYNC,
 ) -> TTSResponse:
-    """Run one call on the right Triton model and return the contract's response."""
+    """Run one call on the right Triton model (its text in segments when long) and return the
+    contract's response."""
     started = time.perf_counter()
-    check_text(call.text or "", settings)
-    model, call = await prepare(triton=triton, settings=settings, variant=variant, size=size, call=call)
-    with metrics.track_triton(model):
-        samples, rate = await triton.synthesize(model, call)
-    metrics.observe_audio(model, samples.size / rate)
+    check_text(call.text or "", settings, long_text)
+    _, call = await prepare(triton=triton, settings=settings, variant=variant, size=size, call=call)
+    audio = await longform.generate(
+        triton=triton, settings=settings, variant=variant, size=size, call=call, progress=long_text.progress,
+        concurrency=long_text.concurrency,
+    )  # fmt: skip
+    samples, rate = audio.samples, audio.rate
     # Encoding is CPU work (and ffmpeg for some formats): keep it off the event loop.
     encode_started = time.perf_counter()
     encoded = await anyio.to_thread.run_sync(encode_audio, samples, rate, output_format)
@@ -118,6 +158,7 @@ async def synthesize(
         model_used=model_label(size, variant),
         processing_time_seconds=round(time.perf_counter() - started, 3),
         output_format=output_format,
+        segments=_segment_views(audio),
     )
 
 
@@ -128,27 +169,40 @@ async def _as_requested(
     *,
     triton: TritonGateway,
     settings: Settings,
+    long_text: LongText,
 ) -> TTSResponse:
     """`call` on the model size the body asks for, answered in the body's output format."""
     size = resolve_size(body.model_size, variant, settings)
     return await synthesize(
-        triton=triton, settings=settings, variant=variant, size=size, call=call, output_format=body.output_format
-    )
+        triton=triton, settings=settings, variant=variant, size=size, call=call, output_format=body.output_format,
+        long_text=long_text,
+    )  # fmt: skip
 
 
-async def synthesize_custom(body: CustomVoiceRequest, *, triton: TritonGateway, settings: Settings) -> TTSResponse:
+async def synthesize_custom(
+    body: CustomVoiceRequest, *, triton: TritonGateway, settings: Settings, long_text: LongText = SYNC
+) -> TTSResponse:
     """POST /tts/custom and custom_voice jobs."""
-    return await _as_requested(body, Variant.CUSTOM_VOICE, custom_voice_call(body), triton=triton, settings=settings)
+    call = custom_voice_call(body)
+    return await _as_requested(body, Variant.CUSTOM_VOICE, call, triton=triton, settings=settings, long_text=long_text)
 
 
-async def synthesize_design(body: VoiceDesignRequest, *, triton: TritonGateway, settings: Settings) -> TTSResponse:
+async def synthesize_design(
+    body: VoiceDesignRequest, *, triton: TritonGateway, settings: Settings, long_text: LongText = SYNC
+) -> TTSResponse:
     """POST /tts/design and voice_design jobs."""
-    return await _as_requested(body, Variant.VOICE_DESIGN, voice_design_call(body), triton=triton, settings=settings)
+    call = voice_design_call(body)
+    return await _as_requested(body, Variant.VOICE_DESIGN, call, triton=triton, settings=settings, long_text=long_text)
 
 
 async def synthesize_clone(
-    body: VoiceCloneURLRequest, reference: DecodedAudio, *, triton: TritonGateway, settings: Settings
+    body: VoiceCloneURLRequest,
+    reference: DecodedAudio,
+    *,
+    triton: TritonGateway,
+    settings: Settings,
+    long_text: LongText = SYNC,
 ) -> TTSResponse:
     """POST /tts/clone/* and voice_clone_* jobs, once the reference audio is decoded."""
     call = voice_clone_call(body, reference)
-    return await _as_requested(body, Variant.VOICE_CLONE, call, triton=triton, settings=settings)
+    return await _as_requested(body, Variant.VOICE_CLONE, call, triton=triton, settings=settings, long_text=long_text)
