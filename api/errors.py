@@ -52,6 +52,17 @@ class ValidationFailed(ApiError):
     kind = "validation"
 
 
+class ItemsInvalid(ValidationFailed):
+    """Some items of a batch are invalid: every one listed (`errors`: line, custom_id, field, error)."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]]):
+        super().__init__(message, field="items")
+        self.errors = errors
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "errors": self.errors}
+
+
 class UnauthorizedError(ApiError):
     """No API key, or one that is malformed, unknown, wrong or revoked (auth_enabled only)."""
 

@@ -17,7 +17,7 @@ from api.http_errors import extend_openapi, install_error_handlers
 from api.inference.client import TritonGateway
 from api.jobs.worker import JobWorker, drain_on_signals
 from api.metrics import serving
-from api.routes import info, jobs, openai, tts, voices
+from api.routes import batches, info, jobs, openai, tts, voices
 from api.schemas.tts import document_seed
 from api.services.limits import InflightLimiter
 from api.settings import Settings, get_settings
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(openai.router)  # /v1: OpenAI's clients expect a base URL ending in /v1
     if settings.playground_enabled:
         playground.mount(app)
+    app.include_router(batches.router, prefix=API_PREFIX)
     return app
 
 

@@ -207,6 +207,26 @@ class Settings(BaseSettings):
     """Pending jobs of one API key (with auth_enabled; all replicas together, counted in the database);
     beyond it POST /jobs answers 429 for that key."""
 
+    batch_max_items: int = Field(default=10_000, ge=1, le=100_000)
+    """Items of one batch (POST /batches); beyond it 413 naming the limit."""
+
+    batch_max_pending_items: int = Field(default=100_000, ge=1)
+    """Pending batch items accepted in the queue (all replicas, all keys); a batch that would pass it
+    is refused whole with 429. Single jobs are counted apart (job_max_pending)."""
+
+    batch_max_pending_items_per_key: int = Field(default=20_000, ge=1)
+    """Pending batch items of one API key (with auth_enabled); beyond it 429 for that key."""
+
+    batch_concurrency: int = Field(default=24, ge=0, le=1024)
+    """Batch items one worker runs at once, besides its job_concurrency single jobs (a lane of its own:
+    a batch never delays a single job's start). 0: this worker runs no batch items."""
+
+    batch_max_running_items: int = Field(default=24, ge=1)
+    """Batch items running at once across every worker and replica (counted in the database at each
+    claim). Keep it below the engine's rows (QWEN_TTS_MAX_BATCH_ROWS, 32, times Triton replicas) so
+    synchronous requests and single jobs always find a free row; the slots are shared fairly between
+    API keys (api/store/batch_queue.py). A batch item's long text runs its segments one at a time."""
+
     @model_validator(mode="after")
     def _reference_bounds(self) -> Settings:
         if self.ref_audio_min_seconds > self.ref_audio_max_seconds:

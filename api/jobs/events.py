@@ -58,7 +58,7 @@ async def final_event(database: Database, job: Job, event_id: str) -> str:
 
 async def _observe(database: Database, job_id: str) -> tuple[Job | None, int | None]:
     job = await database.in_session(store.get_state, job_id)
-    if job is None or job.status != JobStatus.PENDING or job.seq is None:
+    if job is None or job.status != JobStatus.PENDING or job.seq is None or job.batch_id is not None:
         return job, None
     return job, await database.in_session(store.position, job.seq)
 

@@ -157,6 +157,6 @@ async def run_job(
     forward = ForwardOnly(report)
     if job_type in (JobType.VOICE_CLONE_URL, JobType.VOICE_CLONE_FILE, JobType.CLONED_VOICE_GENERATE):
         await forward("preparing_reference")
-    long_text = job_requests.job_text(settings, forward.segments)
+    long_text = job_requests.job_text(settings, forward.segments, batch_item=job.batch_id is not None)
     response = await _dispatch(body, ReportingGateway(triton, forward), settings, database, long_text)
     return response.model_dump(mode="json")

@@ -1,6 +1,12 @@
-"""The worker loop: claim jobs in FIFO order (up to `job_concurrency` at once), run them, record
-the outcome; renew each running job's lease and stop its work as soon as the job is no longer its
-own (cancelled, deleted, or re-claimed after a lost lease); purge old finished jobs.
+"""The worker loop: claim jobs, run them, record the outcome; renew each running job's lease and stop
+its work as soon as the job is no longer its own (cancelled, deleted, or re-claimed after a lost
+lease); purge old finished jobs and batches.
+
+Two lanes share the loop. Single jobs (POST /jobs) are claimed in FIFO order, up to
+`job_concurrency` at once (the contract's 1): a batch never delays their start, whatever its size.
+Batch items (POST /batches) are claimed by their own lane, up to `batch_concurrency` at once per
+worker and `batch_max_running_items` across all workers, fairly between API keys
+(api/store/batch_queue.py): a batch fills the engine's rows, its items running concurrently.
 
 Started by the API's lifespan when `job_workers_enabled`, or on its own (dedicated worker replicas):
 
@@ -17,7 +23,8 @@ written by api/jobs/outcome.py.
 
 Metrics (api/metrics/): the queue (api/store/job_queue.py) records waits, retries and abandoned
 jobs at claim time; this loop records each attempt's duration by outcome, and every
-`job_metrics_interval_seconds` reads the database's job counts and voice store size into the gauges
+`job_metrics_interval_seconds` reads the database's job counts, pending batch items and voice store
+size into the gauges
 (the database's numbers, the same from every worker: aggregate with max).
 """
 
@@ -31,6 +38,7 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from api import metrics
@@ -40,7 +48,7 @@ from api.jobs.outcome import JobLostError, Outcomes
 from api.jobs.runner import progress, run_job
 from api.metrics.serving import collecting_registry
 from api.settings import Settings
-from api.store import job_queue, voices
+from api.store import batch_queue, batches, job_queue, voices
 from api.store import jobs as store
 from api.store.database import Database
 from api.store.job_table import Job
@@ -53,17 +61,20 @@ class JobWorker:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.database, self.triton, self.settings = database, triton, settings
         self._running: dict[str, asyncio.Task[Any]] = {}  # job id -> the task doing its work
+        self._lane_of: dict[str, str] = {}  # job id -> "single" or "batch"
         self._executions: set[asyncio.Task[None]] = set()
         self._releasing: set[str] = set()
         self._wake = asyncio.Event()
         self._draining = False
         self._loop: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self.outcomes = Outcomes(
             database=database, settings=settings, worker_id=self.worker_id, releasing=self._releasing
         )
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._claim_loop(), name="job-worker")
+        self._watchdog = asyncio.create_task(self._watch(), name="job-leases")
 
     def wake(self) -> None:
         """A job was just submitted here: look now instead of at the next poll."""
@@ -86,6 +97,8 @@ class JobWorker:
             work.cancel()
         if self._executions:
             await asyncio.wait(self._executions)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
 
     async def _claim_loop(self) -> None:
         next_purge = next_gauges = 0.0
@@ -106,41 +119,66 @@ class JobWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_interval_seconds)
 
-    async def _fill(self) -> None:
-        """Claim until every slot is busy or the queue is empty."""
+    def _lanes(self) -> list[tuple[str, int, Callable[..., Job | None], dict[str, Any]]]:
+        """(lane, slots, claim, extra arguments): single jobs first, in FIFO order; then batch items."""
         settings = self.settings
-        while len(self._running) < settings.job_concurrency and not self._draining:
-            job = await self.database.in_session(
-                job_queue.claim,
-                worker_id=self.worker_id,
-                lease_seconds=settings.job_lease_seconds,
-                max_attempts=settings.job_max_attempts,
-            )
-            if job is None:
-                return
-            log.info("job %s (%s) claimed, attempt %d", job.id, job.job_type, job.attempts)
-            self._running[job.id] = asyncio.create_task(self._work(job), name=f"job-{job.id}")
-            execution = asyncio.create_task(self._execute(job, claimed=time.monotonic()))
-            self._executions.add(execution)
-            execution.add_done_callback(self._executions.discard)
+        batch_cap = {"max_running": settings.batch_max_running_items}
+        return [
+            ("single", settings.job_concurrency, job_queue.claim, {}),
+            ("batch", settings.batch_concurrency, batch_queue.claim_item, batch_cap),
+        ]
+
+    async def _fill(self) -> None:
+        """Claim into the slots free at this moment, the lanes taking turns (one claim each per round).
+        Slots freed meanwhile wait for the next call (at once: a finished job wakes the loop), so the
+        batch lane never claims for long while a single job waits: at most its free slots' claims."""
+        settings = self.settings
+        budget = {name: slots - sum(1 for held in self._lane_of.values() if held == name)
+                  for name, slots, _, _ in self._lanes()}  # fmt: skip
+        while any(n > 0 for n in budget.values()) and not self._draining:
+            for name, _, claim, extra in self._lanes():
+                if budget[name] <= 0:
+                    continue
+                job = await self.database.in_session(
+                    claim,
+                    worker_id=self.worker_id,
+                    lease_seconds=settings.job_lease_seconds,
+                    max_attempts=settings.job_max_attempts,
+                    **extra,
+                )
+                budget[name] = 0 if job is None else budget[name] - 1
+                if job is not None:
+                    self._start(job, name)
+
+    def _start(self, job: Job, lane: str) -> None:
+        log.info("job %s (%s, %s) claimed, attempt %d", job.id, job.job_type, lane, job.attempts)
+        self._lane_of[job.id] = lane
+        self._running[job.id] = asyncio.create_task(self._work(job), name=f"job-{job.id}")
+        execution = asyncio.create_task(self._execute(job, claimed=time.monotonic()))
+        self._executions.add(execution)
+        execution.add_done_callback(self._executions.discard)
 
     async def _purge(self) -> None:
         older_than = time.time() - self.settings.job_result_ttl_seconds
         purged = await self.database.in_session(job_queue.purge, older_than=older_than)
-        if purged:
-            log.info("purged %d finished jobs older than %.0f s", purged, self.settings.job_result_ttl_seconds)
+        purged_batches = await self.database.in_session(batches.purge, older_than=older_than)
+        if purged or purged_batches:
+            ttl = self.settings.job_result_ttl_seconds
+            log.info("purged %d finished jobs and %d batches older than %.0f s", purged, purged_batches, ttl)
 
     async def refresh_gauges(self) -> None:
-        """Read the database's job counts by state and voice store size into the gauges."""
+        """Read the database's job counts by state, pending batch items and voice store size into the gauges."""
 
-        def read(session: Any) -> tuple[dict[str, int], int]:
-            return store.counts_by_status(session), voices.count_voices(session)
+        def read(session: Any) -> tuple[dict[str, int], int, int]:
+            return store.counts_by_status(session), batches.pending_items(session), voices.count_voices(session)
 
-        counts, cloned = await self.database.in_session(read)
-        metrics.set_store_gauges(counts, cloned)
+        counts, pending_items, cloned = await self.database.in_session(read)
+        metrics.set_store_gauges(counts, cloned, pending_batch_items=pending_items)
 
     async def _work(self, job: Job) -> dict[str, Any]:
         async def report(stage: str, segments: tuple[int, int] | None = None) -> None:
+            if job.batch_id is not None:  # a batch reports its items' counts, not their stages: no writes
+                return
             try:
                 held = await self.database.in_session(
                     job_queue.set_progress, job.id, worker_id=self.worker_id, progress=progress(stage, segments)
@@ -155,14 +193,13 @@ class JobWorker:
 
     async def _execute(self, job: Job, *, claimed: float) -> None:
         work = self._running[job.id]
-        watch = asyncio.create_task(self._watch(job, work))
         try:
             outcome = await self._record_patiently(job, work)
             if outcome is not None:
                 metrics.observe_job_end(job.job_type, outcome, time.monotonic() - claimed)
         finally:
-            watch.cancel()
             self._running.pop(job.id, None)
+            self._lane_of.pop(job.id, None)
             self._releasing.discard(job.id)
             self._wake.set()
 
@@ -182,29 +219,31 @@ class JobWorker:
                     warned = True
                 await asyncio.sleep(self.settings.job_poll_interval_seconds)
 
-    async def _watch(self, job: Job, work: asyncio.Task[Any]) -> None:
-        """Renew the lease; cancel the work (and with it its Triton call) once the job is not ours."""
+    async def _watch(self) -> None:
+        """For every running job at once (one query per poll, however many run): renew the leases every
+        third of a lease, and cancel the work (with its Triton calls) of a job that is no longer ours."""
         settings = self.settings
         renewed = time.monotonic()
-        while not work.done():
+        while True:
             await asyncio.sleep(settings.job_poll_interval_seconds)
+            ids = list(self._running)
+            if not ids:
+                continue
             try:
                 if time.monotonic() - renewed >= settings.job_lease_seconds / 3:
                     renewed = time.monotonic()
+                    lease = settings.job_lease_seconds
                     held = await self.database.in_session(
-                        job_queue.renew,
-                        job.id,
-                        worker_id=self.worker_id,
-                        lease_seconds=settings.job_lease_seconds,
+                        job_queue.renew_all, ids, worker_id=self.worker_id, lease_seconds=lease
                     )
                 else:
-                    held = await self.database.in_session(store.holds, job.id, self.worker_id)
+                    held = await self.database.in_session(store.held, ids, self.worker_id)
             except DATABASE_DOWN as exc:
-                log.warning("job %s: lease check failed: %s", job.id, exc)
+                log.warning("lease check of %d jobs failed: %s", len(ids), exc)
                 continue
-            if not held:
-                work.cancel()
-                return
+            for job_id in set(ids) - held:
+                if (work := self._running.get(job_id)) is not None:
+                    work.cancel()
 
 
 def drain_on_signals(callback: Any) -> None:

@@ -16,6 +16,7 @@ methods become `method="OTHER"`.
     qwen_tts_triton_ready                                          gauge (1/0: Triton ready at the last health check)
     qwen_tts_jobs{state}                                           gauge (jobs in the database by state)
     qwen_tts_jobs_queue_depth                                      gauge (pending jobs in the database)
+    qwen_tts_batch_items_pending                                   gauge (pending batch items, of those)
     qwen_tts_job_queue_wait_seconds{job_type}                      histogram (submission to claim)
     qwen_tts_job_duration_seconds{job_type,outcome}                histogram (claim to end of the attempt)
     qwen_tts_job_retries_total{job_type}                           counter (re-claims: lost lease, Triton retry)
@@ -132,6 +133,12 @@ JOBS_QUEUE_DEPTH = Gauge(
     "aggregate replicas with max, not sum).",
     multiprocess_mode="livemostrecent",
 )
+BATCH_ITEMS_PENDING = Gauge(
+    "qwen_tts_batch_items_pending",
+    "Pending batch items (included in qwen_tts_jobs_queue_depth; the shared database's count: aggregate "
+    "replicas with max, not sum).",
+    multiprocess_mode="livemostrecent",
+)
 JOB_QUEUE_WAIT = Histogram(
     "qwen_tts_job_queue_wait_seconds",
     "Time from a job's submission to its claim by a worker, by job type (re-claims after a lost lease excluded).",
@@ -179,6 +186,7 @@ METRIC_NAMES = frozenset(
         "qwen_tts_triton_ready",
         "qwen_tts_jobs",
         "qwen_tts_jobs_queue_depth",
+        "qwen_tts_batch_items_pending",
         "qwen_tts_job_queue_wait_seconds",
         "qwen_tts_job_duration_seconds",
         "qwen_tts_job_retries_total",
@@ -238,13 +246,14 @@ def observe_job_end(job_type: str, outcome: str, seconds: float) -> None:
     JOB_DURATION.labels(job_type=job_type, outcome=outcome).observe(max(seconds, 0.0))
 
 
-def set_store_gauges(job_counts: Mapping[str, int], cloned_voices: int) -> None:
-    """The database's job counts by state (every state of `JOB_STATES`; absent ones are 0) and the
-    voice store's size, as read by a job worker's periodic tick."""
+def set_store_gauges(job_counts: Mapping[str, int], cloned_voices: int, *, pending_batch_items: int = 0) -> None:
+    """The database's job counts by state (every state of `JOB_STATES`; absent ones are 0), pending
+    batch items and the voice store's size, as read by a job worker's periodic tick."""
     for state in JOB_STATES:
         JOBS.labels(state=state).set(job_counts.get(state, 0))
     JOBS_QUEUE_DEPTH.set(job_counts.get("pending", 0))
     CLONED_VOICES.set(cloned_voices)
+    BATCH_ITEMS_PENDING.set(pending_batch_items)
 
 
 def triton_outcome(exc: BaseException | None) -> str:

@@ -21,13 +21,13 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 API_PREFIX = "/api/v1"
 
 
-def _doc(codes: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+def doc(codes: dict[int, str]) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorResponse, "description": text} for code, text in codes.items()}
 
 
-NOT_FOUND = _doc({404: "Unknown job_id", 503: "The database is unavailable"})
-CONFLICT = {**NOT_FOUND, **_doc({409: "Not possible in the job's current status"})}
-SUBMIT = {**ERRORS, **_doc({409: "Idempotency-Key already used for a different request"})}
+NOT_FOUND = doc({404: "Unknown job_id", 503: "The database is unavailable"})
+CONFLICT = {**NOT_FOUND, **doc({409: "Not possible in the job's current status"})}
+SUBMIT = {**ERRORS, **doc({409: "Idempotency-Key already used for a different request"})}
 
 
 @router.post("", response_model=JobCreated, responses=SUBMIT)

@@ -86,6 +86,7 @@ class JobView(BaseModel):
     attempts: int = 0
     error: str | None = None
     error_type: str | None = None
+    batch_id: str | None = Field(default=None, description="The batch this job is an item of (absent: a single job)")
 
 
 class JobCreated(BaseModel):

@@ -74,6 +74,24 @@ def _prefixed(exc: ApiError) -> ApiError:
     return exc
 
 
+async def _check_voice(
+    voice_id: str, *, session: Session, principal: Principal, seen: dict[str, ApiError | None] | None
+) -> None:
+    """The voice must be one the caller may use (404 otherwise); `seen` remembers answers (a batch)."""
+    if seen is not None and voice_id in seen:
+        if (error := seen[voice_id]) is not None:
+            raise error
+        return
+    try:
+        await get_voice(session=session, principal=principal, voice_id=voice_id)
+    except ApiError as exc:
+        if seen is not None:
+            seen[voice_id] = exc
+        raise
+    if seen is not None:
+        seen[voice_id] = None
+
+
 async def validate(
     job_type: JobType,
     data: dict[str, Any],
@@ -81,9 +99,10 @@ async def validate(
     settings: Settings,
     session: Session,
     principal: Principal,
+    voices: dict[str, ApiError | None] | None = None,
 ) -> BaseModel:
     """The validated request, after every check its synchronous endpoint makes before inference (a
-    stored voice must be one the caller may use)."""
+    stored voice must be one the caller may use; `voices` caches that answer across a batch's items)."""
     body = parse(job_type, data)
     try:
         resolve_size(getattr(body, "model_size", None), VARIANTS[job_type], settings)
@@ -94,7 +113,7 @@ async def validate(
             reference_audio(body.ref_audio_base64, max_bytes=settings.max_upload_bytes)
         elif isinstance(body, ClonedVoiceTTSRequest):
             # 404 now rather than a failed job later
-            await get_voice(session=session, principal=principal, voice_id=body.voice_id)
+            await _check_voice(body.voice_id, session=session, principal=principal, seen=voices)
     except ApiError as exc:
         raise _prefixed(exc) from None
     return body

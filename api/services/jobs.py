@@ -45,8 +45,8 @@ def created_progress(now: float) -> dict[str, Any]:
 
 async def view_of(session: Session, job: Job) -> JobView:
     """The view, with the job's place in the queue while it is pending."""
-    if job.status != JobStatus.PENDING or job.seq is None:
-        return view(job)
+    if job.status != JobStatus.PENDING or job.seq is None or job.batch_id is not None:
+        return view(job)  # a batch item has no place in the FIFO: its batch's lane is fair, not FIFO
     place = await anyio.to_thread.run_sync(store.position, session, job.seq)
     return view(job, place)
 

@@ -34,7 +34,7 @@ from api.store.jobs import by_idempotency_key, get_state
 ABANDONED = "the job was abandoned by its worker {n} times (worker died or lost the database); giving up"
 
 
-def _now(now: float | None) -> float:
+def now_or(now: float | None) -> float:
     return time.time() if now is None else now
 
 
@@ -54,7 +54,7 @@ def submit(session: Session, job: Job) -> tuple[Job, bool]:
     return job, True
 
 
-def _fail_exhausted(session: Session, *, max_attempts: int, now: float) -> list[tuple[str, float]]:
+def fail_exhausted(session: Session, *, max_attempts: int, now: float) -> list[tuple[str, float]]:
     """Expired leases of jobs already attempted max_attempts times: failed, with the reason. Returns
     each one's job type and the duration of its last attempt (for the metrics, once committed)."""
     expired = select(Job).where(
@@ -67,12 +67,17 @@ def _fail_exhausted(session: Session, *, max_attempts: int, now: float) -> list[
     return failed
 
 
+def due(now: float) -> Any:
+    """A pending job whose retry delay (`not_before`) has passed, or that has none."""
+    return or_(col(Job.not_before).is_(None), col(Job.not_before) <= now)
+
+
 def _candidate(session: Session, *, now: float) -> Job | None:
-    """The first claimable job: an expired lease (it was queued earlier), else the oldest pending
-    one whose retry delay (`not_before`) has passed."""
-    expired = select(Job).where(col(Job.status) == JobStatus.PROCESSING, col(Job.lease_expires_at) < now)
-    due = or_(col(Job.not_before).is_(None), col(Job.not_before) <= now)
-    pending = select(Job).where(col(Job.status) == JobStatus.PENDING, due)
+    """The first claimable single job: an expired lease (it was queued earlier), else the oldest
+    pending one whose retry delay (`not_before`) has passed."""
+    single = col(Job.batch_id).is_(None)  # batch items are the batch lane's (batch_queue.py)
+    expired = select(Job).where(col(Job.status) == JobStatus.PROCESSING, single, col(Job.lease_expires_at) < now)
+    pending = select(Job).where(col(Job.status) == JobStatus.PENDING, single, due(now))
     for query in (expired, pending):
         found = session.exec(query.order_by(col(Job.seq)).limit(1).with_for_update(skip_locked=True)).first()
         if found is not None:
@@ -88,13 +93,13 @@ def claim(
     Metrics, once the transaction has committed: a claim of a pending job records its wait since
     submission, a re-claim after an expired lease or a retry delay counts as a retry, jobs failed
     here as abandoned record their last attempt's duration."""
-    now = _now(now)
+    now = now_or(now)
     with session.begin():
-        abandoned = _fail_exhausted(session, max_attempts=max_attempts, now=now)
+        abandoned = fail_exhausted(session, max_attempts=max_attempts, now=now)
         job = _candidate(session, now=now)
         # an expired lease, or a job given back by retry_later (a shutdown's release uncounts its attempt)
         retry = job is not None and (job.status == JobStatus.PROCESSING or job.attempts > 0)
-        won = 0 if job is None else _take(session, job, worker_id=worker_id, lease_seconds=lease_seconds, now=now)
+        won = 0 if job is None else take(session, job, worker_id=worker_id, lease_seconds=lease_seconds, now=now)
         if job is not None and won == 1:
             session.expire(job)
             session.refresh(job)
@@ -106,7 +111,7 @@ def claim(
     return job
 
 
-def _take(session: Session, job: Job, *, worker_id: str, lease_seconds: float, now: float) -> int:
+def take(session: Session, job: Job, *, worker_id: str, lease_seconds: float, now: float) -> int:
     """The claim's conditional UPDATE of the candidate: 1 when this worker won it."""
     claimable = or_(col(Job.status) == JobStatus.PENDING, col(Job.lease_expires_at) < now)
     # the contract's stage once a worker has the job: it checks (or loads) the model first
@@ -144,8 +149,20 @@ def _apply(session: Session, statement: Any) -> bool:
 
 def renew(session: Session, job_id: str, *, worker_id: str, lease_seconds: float, now: float | None = None) -> bool:
     """Extend the lease; False: the job is no longer this worker's (cancelled, deleted, re-claimed)."""
-    now = _now(now)
+    now = now_or(now)
     return _apply(session, _held(job_id, worker_id).values(lease_expires_at=now + lease_seconds))
+
+
+def renew_all(
+    session: Session, job_ids: list[str], *, worker_id: str, lease_seconds: float, now: float | None = None
+) -> set[str]:
+    """Extend the leases of these jobs; the ids still this worker's (the others were cancelled,
+    deleted or re-claimed)."""
+    now = now_or(now)
+    mine = (col(Job.id).in_(job_ids), col(Job.worker_id) == worker_id, col(Job.status) == JobStatus.PROCESSING)
+    with session.begin():
+        session.exec(update(Job).where(*mine).values(lease_expires_at=now + lease_seconds))
+        return {str(job_id) for job_id in session.exec(select(Job.id).where(*mine)).all()}
 
 
 def set_progress(session: Session, job_id: str, *, worker_id: str, progress: dict[str, Any]) -> bool:
@@ -154,7 +171,7 @@ def set_progress(session: Session, job_id: str, *, worker_id: str, progress: dic
     return _apply(session, _held(job_id, worker_id).values(**values))
 
 
-def _end_values(status: str, now: float, message: str, **extra: Any) -> dict[str, Any]:
+def end_values(status: str, now: float, message: str, **extra: Any) -> dict[str, Any]:
     progress = {
         "stage": status,  # completed, failed or cancelled
         "percent": 100 if status == JobStatus.COMPLETED else 0,
@@ -173,27 +190,29 @@ def _end_values(status: str, now: float, message: str, **extra: Any) -> dict[str
 
 
 def _finish(job: Job, status: str, now: float, **extra: Any) -> None:
-    for name, value in _end_values(status, now, extra.get("error") or status, **extra).items():
+    for name, value in end_values(status, now, extra.get("error") or status, **extra).items():
         setattr(job, name, job.version + 1 if name == "version" else value)
 
 
 def complete(
     session: Session, job_id: str, *, worker_id: str, result: dict[str, Any], now: float | None = None
 ) -> bool:
-    values = _end_values(JobStatus.COMPLETED, _now(now), "Audio generado", result=result)
+    seconds = result.get("duration_seconds")
+    audio_seconds = float(seconds) if isinstance(seconds, int | float) else None
+    values = end_values(JobStatus.COMPLETED, now_or(now), "Audio generado", result=result, audio_seconds=audio_seconds)
     return _apply(session, _held(job_id, worker_id).values(**values))
 
 
 def fail(
     session: Session, job_id: str, *, worker_id: str, error: str, error_type: str, now: float | None = None
 ) -> bool:
-    values = _end_values(JobStatus.FAILED, _now(now), error, error=error, error_type=error_type)
+    values = end_values(JobStatus.FAILED, now_or(now), error, error=error, error_type=error_type)
     return _apply(session, _held(job_id, worker_id).values(**values))
 
 
 def release(session: Session, job_id: str, *, worker_id: str, now: float | None = None) -> bool:
     """Give a running job back (graceful shutdown): pending again, in its place, attempt not counted."""
-    now = _now(now)
+    now = now_or(now)
     progress = {"stage": "queued", "percent": 0, "message": "Devuelto a la cola", "timestamp": now}
     values = {
         "status": JobStatus.PENDING,
@@ -213,7 +232,7 @@ def retry_later(
 ) -> bool:
     """Give a running job back for another attempt (Triton was unavailable): pending again, in its
     place, not claimed before `not_before`, this attempt counted (unlike `release`)."""
-    now = _now(now)
+    now = now_or(now)
     message = f"Reintentando en {max(0.0, not_before - now):.0f} s: {reason}"
     progress = {"stage": "queued", "percent": 0, "message": message, "timestamp": now}
     values = {
@@ -232,7 +251,7 @@ def retry_later(
 def cancel(session: Session, job_id: str, *, now: float | None = None) -> tuple[bool, Job | None]:
     """Cancel a pending or running job (its worker notices and stops the work): whether this call
     cancelled it, and the job as it is now (None: no such job; finished: left as it was)."""
-    values = _end_values(JobStatus.CANCELLED, _now(now), "Job cancelado")
+    values = end_values(JobStatus.CANCELLED, now_or(now), "Job cancelado")
     active = col(Job.status).in_([JobStatus.PENDING, JobStatus.PROCESSING])
     cancelled = _apply(session, update(Job).where(col(Job.id) == job_id, active).values(**values))
     return cancelled, get_state(session, job_id)
@@ -245,7 +264,9 @@ def delete_job(session: Session, job_id: str) -> bool:
 
 
 def purge(session: Session, *, older_than: float) -> int:
-    """Delete finished jobs (results and all) that finished before `older_than`."""
-    statement = delete(Job).where(col(Job.status).in_(JobStatus.FINISHED), col(Job.finished_at) < older_than)
+    """Delete finished single jobs (results and all) that finished before `older_than` (batch items go
+    with their batch: batches.purge)."""
+    finished = col(Job.status).in_(JobStatus.FINISHED)
+    statement = delete(Job).where(finished, col(Job.batch_id).is_(None), col(Job.finished_at) < older_than)
     with session.begin():
         return int(session.exec(statement).rowcount)

@@ -1,7 +1,7 @@
 """The `jobs` table: the durable FIFO queue of asynchronous jobs (see job_queue.py).
 
 Its schema is owned by the Alembic migrations `0002_jobs`, `0003_job_retry_after` and
-`0004_api_keys`: a change here needs a new migration.
+`0004_api_keys`, `0005_batches`: a change here needs a new migration.
 
 - `seq` is the queue order: a database sequence (BIGSERIAL on PostgreSQL, the rowid on SQLite),
   never a timestamp, so two submissions in the same microsecond, or from replicas with skewed
@@ -16,6 +16,11 @@ Its schema is owned by the Alembic migrations `0002_jobs`, `0003_job_retry_after
 - `owner`: the id of the API key that submitted the job (NULL with auth off, or the bootstrap admin
   key). `idempotency_key` is stored prefixed by it (`qk_3f9a0c1b:<key>`), so two keys never share
   one: another key's retry is a new job, never a view of someone else's.
+- `batch_id`: the batch (batch_table.py) an item belongs to, NULL for a single job submitted to
+  /jobs; `custom_id` (the client's name for the item), `item_index` (its line, from 0) and
+  `file_name` (its audio file in the batch's results) with it.
+  Batch items are claimed by the batch lane (batch_queue.py), single jobs by the FIFO (job_queue.py).
+- `audio_seconds`: the duration of a completed job's audio (summed per batch without reading results).
 - Times are epoch seconds (floats), as the contract shows them.
 """
 
@@ -51,6 +56,8 @@ class Job(SQLModel, table=True):
         Index("ix_jobs_status_lease", "status", "lease_expires_at"),  # expired leases
         Index("ix_jobs_status_finished", "status", "finished_at"),  # purge
         Index("ix_jobs_owner_status_seq", "owner", "status", "seq"),  # one key's lists and pending count
+        Index("ix_jobs_status_batch_seq", "status", "batch_id", "seq"),  # single FIFO, batch lane, pending items
+        Index("ix_jobs_batch_status", "batch_id", "status"),  # a batch's counts and items
     )
 
     seq: int | None = Field(default=None, sa_column=Column(SEQ_TYPE, primary_key=True, autoincrement=True))
@@ -76,3 +83,8 @@ class Job(SQLModel, table=True):
     finished_at: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     not_before: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     owner: str | None = Field(default=None, sa_column=Column(String(KEY_ID_LENGTH), nullable=True))
+    batch_id: str | None = Field(default=None, sa_column=Column(String(36), nullable=True))
+    custom_id: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    item_index: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    file_name: str | None = Field(default=None, sa_column=Column(String(140), nullable=True))
+    audio_seconds: float | None = Field(default=None, sa_column=Column(Float, nullable=True))

@@ -31,7 +31,15 @@ STATE_COLUMNS = (
     Job.idempotency_key,
     Job.request_sha256,
     Job.owner,
+    Job.batch_id,
+    Job.custom_id,
+    Job.item_index,
+    Job.file_name,
+    Job.audio_seconds,
 )
+SINGLE = col(Job.batch_id).is_(None)
+"""Single jobs (POST /jobs): lists, positions and limits of /jobs count only these; batch items are
+seen through their batch (batches.py)."""
 
 
 def _state_query() -> Any:
@@ -63,14 +71,17 @@ def get_full(session: Session, job_id: str) -> Job | None:
 
 
 def position(session: Session, seq: int) -> int:
-    """1-based place of a pending job in the queue (jobs pending before it, plus itself)."""
-    query = select(func.count()).select_from(Job).where(col(Job.status) == JobStatus.PENDING, col(Job.seq) <= seq)
+    """1-based place of a pending single job in the FIFO (single jobs pending before it, plus itself)."""
+    query = (
+        select(func.count()).select_from(Job).where(col(Job.status) == JobStatus.PENDING, SINGLE, col(Job.seq) <= seq)
+    )
     with session.begin():
         return int(session.exec(query).one())
 
 
 def count(session: Session, status: str | None = None, *, owner: str | None = None) -> int:
-    query = _owned(select(func.count()).select_from(Job), owner)
+    """Single jobs, in all or of one status and owner."""
+    query = _owned(select(func.count()).select_from(Job).where(SINGLE), owner)
     if status is not None:
         query = query.where(col(Job.status) == status)
     with session.begin():
@@ -87,8 +98,8 @@ def counts_by_status(session: Session) -> dict[str, int]:
 def list_jobs(
     session: Session, *, status: str | None, limit: int, offset: int, owner: str | None = None
 ) -> tuple[list[Job], int]:
-    """A page of jobs, newest first (by queue order, so pages never overlap), and the total."""
-    query = _owned(_state_query(), owner)
+    """A page of single jobs, newest first (by queue order, so pages never overlap), and the total."""
+    query = _owned(_state_query().where(SINGLE), owner)
     if status is not None:
         query = query.where(col(Job.status) == status)
     query = query.order_by(col(Job.seq).desc()).offset(offset).limit(limit)
@@ -103,3 +114,12 @@ def holds(session: Session, job_id: str, worker_id: str) -> bool:
     with session.begin():
         row = session.exec(query).first()
     return row is not None and row[0] == JobStatus.PROCESSING and row[1] == worker_id
+
+
+def held(session: Session, job_ids: list[str], worker_id: str) -> set[str]:
+    """Which of these jobs are still running under this worker: one query for all of a worker's jobs."""
+    query = select(Job.id).where(
+        col(Job.id).in_(job_ids), col(Job.worker_id) == worker_id, col(Job.status) == JobStatus.PROCESSING
+    )
+    with session.begin():
+        return {str(job_id) for job_id in session.exec(query).all()}

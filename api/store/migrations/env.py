@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import api.store.batch_table  # (registers the batches table)
 import api.store.job_table  # (registers the jobs table)
 import api.store.key_table  # (registers the api_keys table)
 import api.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)

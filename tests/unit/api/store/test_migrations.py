@@ -13,6 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
+import api.store.batch_table
+import api.store.job_table
 import api.store.tables  # noqa: F401  (the tables the migrations must match)
 from api.store.engine import create_db_engine
 from api.store.migrate import MIGRATIONS_DIR, current_revision, downgrade, upgrade_to_head

@@ -1,0 +1,119 @@
+"""Claiming batch items: the batch lane of the durable queue, fair between submitters.
+
+Single jobs (POST /jobs) keep their FIFO of one (job_queue.py claims only them); batch items are
+claimed here, by the same lease protocol (job_queue.take: leases, renewals, retries, abandonment
+are the same), in this order:
+1. an item whose worker died (lease expired) is taken again first: it was started earlier;
+2. otherwise the next item goes to the SUBMITTER (API key; no key is one submitter) with the fewest
+   items running now, ties to the one waiting longest; within that submitter to its batch with the
+   fewest running, ties to the oldest; within the batch, items in their order.
+So a key with a 10,000-item batch and a key with 10 items share the running slots evenly (max-min
+fair share), and one key's second batch does not wait for its first to finish.
+
+At most `max_running` batch items run at once across every worker (the rows of the engine the
+batch lane may fill; single jobs and synchronous requests keep the rest). On PostgreSQL the claim
+takes a transaction-level advisory lock so that two replicas never both see a free slot; on SQLite
+the write lock every transaction takes does the same (engine.py).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
+
+from api import metrics
+from api.store.job_queue import due, fail_exhausted, now_or, take
+from api.store.job_table import Job, JobStatus
+
+_CLAIM_LOCK_KEY = 0x51_54_54_53_42_41_54  # any constant, the same in every replica
+
+Key = tuple[str | None, str]  # (owner, batch id)
+
+
+def _lock(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_CLAIM_LOCK_KEY))  # type: ignore[call-overload]
+
+
+def _running(session: Session, now: float) -> dict[Key, int]:
+    """Batch items running under a live lease, by (owner, batch)."""
+    query = (
+        select(Job.owner, Job.batch_id, func.count())
+        .where(col(Job.status) == JobStatus.PROCESSING, col(Job.batch_id).is_not(None))
+        .where(col(Job.lease_expires_at) >= now)
+        .group_by(col(Job.owner), col(Job.batch_id))
+    )
+    return {(owner, str(batch_id)): int(n) for owner, batch_id, n in session.exec(query).all()}
+
+
+def _waiting(session: Session, now: float) -> dict[Key, int]:
+    """Batches with items ready to start, by (owner, batch): the queue order of their next item."""
+    query = (
+        select(Job.owner, Job.batch_id, func.min(Job.seq))
+        .where(col(Job.status) == JobStatus.PENDING, col(Job.batch_id).is_not(None), due(now))
+        .group_by(col(Job.owner), col(Job.batch_id))
+    )
+    return {(owner, str(batch_id)): int(seq or 0) for owner, batch_id, seq in session.exec(query).all()}
+
+
+def choose(running: dict[Key, int], waiting: dict[Key, int]) -> str | None:
+    """The batch whose next item starts: fewest running for its owner, then for the batch, then oldest."""
+    if not waiting:
+        return None
+    by_owner: dict[str | None, int] = {}
+    for (owner, _), n in running.items():
+        by_owner[owner] = by_owner.get(owner, 0) + n
+    first_seq: dict[str | None, int] = {}
+    for (owner, _), seq in waiting.items():
+        first_seq[owner] = min(seq, first_seq.get(owner, seq))
+
+    def order(key: Key) -> tuple[int, int, int, int]:
+        owner = key[0]
+        return (by_owner.get(owner, 0), first_seq[owner], running.get(key, 0), waiting[key])
+
+    return min(waiting, key=order)[1]
+
+
+def _candidate(session: Session, *, now: float, max_running: int) -> Job | None:
+    expired = select(Job).where(
+        col(Job.status) == JobStatus.PROCESSING, col(Job.batch_id).is_not(None), col(Job.lease_expires_at) < now
+    )
+    found = session.exec(expired.order_by(col(Job.seq)).limit(1).with_for_update(skip_locked=True)).first()
+    if found is not None:
+        return found
+    running = _running(session, now)
+    if sum(running.values()) >= max_running:
+        return None
+    batch_id = choose(running, _waiting(session, now))
+    if batch_id is None:
+        return None
+    pending = select(Job).where(col(Job.batch_id) == batch_id, col(Job.status) == JobStatus.PENDING, due(now))
+    return session.exec(pending.order_by(col(Job.seq)).limit(1).with_for_update(skip_locked=True)).first()
+
+
+def claim_item(
+    session: Session,
+    *,
+    worker_id: str,
+    lease_seconds: float,
+    max_attempts: int,
+    max_running: int,
+    now: float | None = None,
+) -> Job | None:
+    """Take the next batch item under a lease (see the module's order); None when none may start now."""
+    now = now_or(now)
+    with session.begin():
+        _lock(session)
+        abandoned = fail_exhausted(session, max_attempts=max_attempts, now=now)
+        job = _candidate(session, now=now, max_running=max_running)
+        retry = job is not None and (job.status == JobStatus.PROCESSING or job.attempts > 0)
+        won = 0 if job is None else take(session, job, worker_id=worker_id, lease_seconds=lease_seconds, now=now)
+        if job is not None and won == 1:
+            session.expire(job)
+            session.refresh(job)
+    for job_type, seconds in abandoned:
+        metrics.observe_job_end(job_type, "failed", seconds)
+    if job is None or won != 1:
+        return None
+    metrics.observe_job_claim(job.job_type, waited_seconds=now - job.created_at, retry=retry)
+    return job
