@@ -8,9 +8,9 @@ cd "$ROOT"
 "$ROOT/scripts/install.sh"
 
 echo "[test] ruff" >&2
-"$VENV/bin/ruff" check api tts_engine tts_contract tiny_checkpoints benchmarks devtools scripts tests
+"$VENV/bin/ruff" check api tts_engine tts_contract tiny_checkpoints benchmarks devtools qwen_tts_cli scripts tests
 echo "[test] mypy" >&2
-"$VENV/bin/mypy" api tts_engine tts_contract tiny_checkpoints benchmarks devtools
+"$VENV/bin/mypy" api tts_engine tts_contract tiny_checkpoints benchmarks devtools qwen_tts_cli
 echo "[test] import layering" >&2
 "$VENV/bin/lint-imports" --no-cache
 echo "[test] pytest" >&2

@@ -1,0 +1,3 @@
+from qwen_tts_cli.main import main
+
+raise SystemExit(main())
