@@ -7,6 +7,7 @@ measured in the same run (never asserted). Run from the repository root:
     python -m benchmarks.clone_prompt    # the same in the engine alone
     python -m benchmarks.encoding        # audio encoding and decoding cost per format
     python -m benchmarks.job_queue       # the job queue alone (PostgreSQL): throughput and start delay
+    python -m benchmarks.batch           # a batch (POST /batches) against the same items one by one
 
 They start their servers with devtools/ (as the tests do) and never import tests/.
 """
