@@ -477,3 +477,34 @@ def test_test_hook_checks_api_and_triton() -> None:
     script = " ".join(pod["spec"]["containers"][0]["args"])
     for url in ("/api/v1/health/live", "/api/v1/health", "/v2/health/ready"):
         assert url in script
+
+
+def test_dedicated_workers_run_the_jobs_and_scale_on_the_queue_depth() -> None:
+    import helm_python as helm
+
+    assert not [o for o in render().objects if o["metadata"]["name"].endswith("-worker")], "off by default"
+    with pytest.raises(helm.HelmError, match="external database"):
+        render({"worker": {"enabled": True}})
+    rendered = render(load_values(CHART / "ci" / "workers-values.yaml"), monitoring=True)
+    worker = containers(rendered.get("Deployment", "-worker"))["worker"]
+    assert worker["command"] == ["python", "-m", "api.jobs.worker"]
+    variables = env(worker)
+    assert variables["QWEN_TTS_DATABASE_URL"]["secretKeyRef"]["name"] == "qwen-tts-db"
+    assert variables["QWEN_TTS_TRITON_URL"] == "tts-qwen-tts-triton:8001"
+    assert variables["QWEN_TTS_WORKER_METRICS_PORT"] == "9465"
+    assert variables["QWEN_TTS_BATCH_CONCURRENCY"] == "32"
+    assert variables["QWEN_TTS_BATCH_MAX_RUNNING_ITEMS"] == "28", "the API's settings apply to workers"
+    api = env(containers(rendered.get("Deployment", "-api"))["api"])
+    assert api["QWEN_TTS_JOB_WORKERS_ENABLED"] == "false", "the API pods only accept jobs"
+    hpa = rendered.get("HorizontalPodAutoscaler", "-worker")
+    assert hpa["spec"]["metrics"] == [
+        {"type": "External", "external": {"metric": {"name": "qwen_tts_jobs_queue_depth"},
+                                          "target": {"type": "AverageValue", "averageValue": "1000"}}}
+    ]  # fmt: skip
+    assert "replicas" not in rendered.get("Deployment", "-worker")["spec"]
+    monitor = rendered.get("ServiceMonitor", "-worker")
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    service = rendered.get("Service", "-worker")
+    assert service["spec"]["selector"] == monitor["spec"]["selector"]["matchLabels"]
+    readme = (CHART / "README.md").read_text()
+    assert "qwen_tts_jobs_queue_depth" in readme and "external.metrics.k8s.io" in readme

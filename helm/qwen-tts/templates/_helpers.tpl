@@ -120,3 +120,17 @@ Create the name of the service account to use
 {{- define "qwen-tts.api.metricsJob" -}}
 {{- .Values.prometheusRule.apiJob | default (include "qwen-tts.api.fullname" .) }}
 {{- end }}
+
+{{- define "qwen-tts.worker.fullname" -}}
+{{- printf "%s-worker" (include "qwen-tts.fullname" . | trunc 56 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "qwen-tts.worker.labels" -}}
+{{ include "qwen-tts.labels" . }}
+app.kubernetes.io/component: worker
+{{- end }}
+
+{{- define "qwen-tts.worker.selectorLabels" -}}
+{{ include "qwen-tts.selectorLabels" . }}
+app.kubernetes.io/component: worker
+{{- end }}
