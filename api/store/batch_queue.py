@@ -21,8 +21,7 @@ from __future__ import annotations
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
-from api import metrics
-from api.store.job_queue import due, fail_exhausted, now_or, take
+from api.store.job_queue import claim_next, due
 from api.store.job_table import Job, JobStatus
 
 _CLAIM_LOCK_KEY = 0x51_54_54_53_42_41_54  # any constant, the same in every replica
@@ -101,19 +100,10 @@ def claim_item(
     now: float | None = None,
 ) -> Job | None:
     """Take the next batch item under a lease (see the module's order); None when none may start now."""
-    now = now_or(now)
-    with session.begin():
+
+    def pick(session: Session, now: float) -> Job | None:
         _lock(session)
-        abandoned = fail_exhausted(session, max_attempts=max_attempts, now=now)
-        job = _candidate(session, now=now, max_running=max_running)
-        retry = job is not None and (job.status == JobStatus.PROCESSING or job.attempts > 0)
-        won = 0 if job is None else take(session, job, worker_id=worker_id, lease_seconds=lease_seconds, now=now)
-        if job is not None and won == 1:
-            session.expire(job)
-            session.refresh(job)
-    for job_type, seconds in abandoned:
-        metrics.observe_job_end(job_type, "failed", seconds)
-    if job is None or won != 1:
-        return None
-    metrics.observe_job_claim(job.job_type, waited_seconds=now - job.created_at, retry=retry)
-    return job
+        return _candidate(session, now=now, max_running=max_running)
+
+    return claim_next(session, pick, worker_id=worker_id, lease_seconds=lease_seconds, max_attempts=max_attempts,
+                      now=now)  # fmt: skip

@@ -21,6 +21,7 @@ well within a lease. Blocking calls: async code runs them with `Database.in_sess
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, or_, update
@@ -72,7 +73,7 @@ def due(now: float) -> Any:
     return or_(col(Job.not_before).is_(None), col(Job.not_before) <= now)
 
 
-def _candidate(session: Session, *, now: float) -> Job | None:
+def _candidate(session: Session, now: float) -> Job | None:
     """The first claimable single job: an expired lease (it was queued earlier), else the oldest
     pending one whose retry delay (`not_before`) has passed."""
     single = col(Job.batch_id).is_(None)  # batch items are the batch lane's (batch_queue.py)
@@ -88,7 +89,22 @@ def _candidate(session: Session, *, now: float) -> Job | None:
 def claim(
     session: Session, *, worker_id: str, lease_seconds: float, max_attempts: int, now: float | None = None
 ) -> Job | None:
-    """Take the next job (FIFO) under a lease; None when the queue is empty or another worker won.
+    """Take the next single job (FIFO) under a lease; None when the queue is empty or another worker won."""
+    return claim_next(session, _candidate, worker_id=worker_id, lease_seconds=lease_seconds, max_attempts=max_attempts,
+                      now=now)  # fmt: skip
+
+
+def claim_next(
+    session: Session,
+    pick: Callable[[Session, float], Job | None],
+    *,
+    worker_id: str,
+    lease_seconds: float,
+    max_attempts: int,
+    now: float | None = None,
+) -> Job | None:
+    """Take the job `pick` chooses under a lease, in one transaction that first fails the jobs whose
+    attempts ran out; None when it chose none or another worker won it.
 
     Metrics, once the transaction has committed: a claim of a pending job records its wait since
     submission, a re-claim after an expired lease or a retry delay counts as a retry, jobs failed
@@ -96,7 +112,7 @@ def claim(
     now = now_or(now)
     with session.begin():
         abandoned = fail_exhausted(session, max_attempts=max_attempts, now=now)
-        job = _candidate(session, now=now)
+        job = pick(session, now)
         # an expired lease, or a job given back by retry_later (a shutdown's release uncounts its attempt)
         retry = job is not None and (job.status == JobStatus.PROCESSING or job.attempts > 0)
         won = 0 if job is None else take(session, job, worker_id=worker_id, lease_seconds=lease_seconds, now=now)

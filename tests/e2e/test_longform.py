@@ -69,12 +69,16 @@ def check_joined(body: dict, expected_spans: list[tuple[int, int]]) -> None:
     assert rate == 24000 and abs(audio.size / rate - body["duration_seconds"]) < 0.001
 
 
+def speak(client: httpx.Client, text: str, language: str) -> dict:
+    response = client.post("/tts/custom", json={"text": text, "speaker": "Vivian", "language": language, **FAST})
+    assert response.status_code == 200, response.text[:500]
+    return dict(response.json())
+
+
 def test_a_3000_character_spanish_text_is_one_output_split_at_its_sentences(client: httpx.Client) -> None:
     text = spanish_text()
     assert len(text) == 3000
-    response = client.post("/tts/custom", json={"text": text, "speaker": "Vivian", "language": "Spanish", **FAST})
-    assert response.status_code == 200, response.text[:500]
-    body = response.json()
+    body = speak(client, text, "Spanish")
     check_joined(body, [(300 * k, 300 * k + 299) for k in range(10)])
     assert all(text[s["end"] - 1] in ".?!" for s in body["segments"])
     assert {s["model"] for s in body["segments"]} == {"custom_voice_1_7b"}
@@ -83,9 +87,7 @@ def test_a_3000_character_spanish_text_is_one_output_split_at_its_sentences(clie
 def test_a_1500_character_chinese_text_is_split_after_its_full_stops(client: httpx.Client) -> None:
     text = chinese_text()
     assert len(text) == 1500
-    response = client.post("/tts/custom", json={"text": text, "speaker": "Vivian", "language": "Chinese", **FAST})
-    assert response.status_code == 200, response.text[:500]
-    body = response.json()
+    body = speak(client, text, "Chinese")
     check_joined(body, [(100 * k, 100 * k + 100) for k in range(15)])
     assert all(text[s["end"] - 1] in "。？！" for s in body["segments"])
 
