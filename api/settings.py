@@ -201,11 +201,12 @@ class Settings(BaseSettings):
     """Interval of `heartbeat` events on a job's SSE stream (the contract says every second)."""
 
     job_max_pending: int = Field(default=10000, ge=1)
-    """Pending jobs accepted in the queue (all replicas together); beyond it POST /jobs answers 429."""
+    """Pending single jobs accepted in the queue (all replicas together); beyond it POST /jobs answers
+    429. Batch items are counted apart (batch_max_pending_items)."""
 
     job_max_pending_per_key: int = Field(default=1000, ge=1)
-    """Pending jobs of one API key (with auth_enabled; all replicas together, counted in the database);
-    beyond it POST /jobs answers 429 for that key."""
+    """Pending single jobs of one API key (with auth_enabled; all replicas together, counted in the
+    database); beyond it POST /jobs answers 429 for that key."""
 
     batch_max_items: int = Field(default=10_000, ge=1, le=100_000)
     """Items of one batch (POST /batches); beyond it 413 naming the limit."""
