@@ -1,0 +1,128 @@
+"""Batched sampling with stateless noise: every row its own settings, held as tensors.
+
+The same warpers as Hugging Face `generate` (temperature, top-k, top-p; repetition penalty and
+the talker's token masks are applied by the caller), then a Gumbel-max draw in its "exponential
+race" form: the token is `argmax(p / E)` with `E = -log(u)`, `u` hashed from (row key, frame,
+codebook, vocabulary index) by `counter_noise`. That is an exact draw from `p`, and it depends on
+nothing but the row's seed and the draw's place: not on the batch, the slot, or the call's shape.
+
+Noise is computed only where it can matter: for the `width` best candidates of each row (top-k
+keeps no more), never over the whole vocabulary unless some row disables top-k. Shapes depend on
+the plan (host-side, fixed while the batch's settings are) and never on the data, so a step is a
+fixed sequence of ops (no host sync, capturable in a CUDA graph). Greedy rows take the argmax;
+their noise is computed with the batch's and ignored (a static shape costs less than a branch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from tts_engine.step.counter_noise import log_uniform
+
+CANDIDATE_WIDTHS = (64, 256, 1024)
+"""Static candidate widths: a plan takes the smallest that holds every sampled row's top-k."""
+
+
+@dataclass(frozen=True)
+class SamplerPlan:
+    """What the host knows about the rows' settings, fixing the ops a draw runs."""
+
+    width: int
+    """Candidates per row (the vocabulary when some sampled row has no top-k)."""
+    top_p: bool
+    """Some sampled row has top_p < 1."""
+    sample: bool
+    """Some row samples (False: all greedy, no noise at all)."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row's sampling settings (the package's names and defaults)."""
+
+    do_sample: bool
+    temperature: float
+    top_k: int
+    top_p: float
+    repetition_penalty: float = 1.0
+
+
+def plan_for(settings: Sequence[Setting], vocab: int) -> SamplerPlan:
+    sampled = [s for s in settings if s.do_sample]
+    if not sampled:
+        return SamplerPlan(width=1, top_p=False, sample=False)
+    needed = max(s.top_k if 0 < s.top_k < vocab else vocab for s in sampled)
+    width = next((w for w in CANDIDATE_WIDTHS if needed <= w < vocab), vocab)
+    return SamplerPlan(width=width, top_p=any(s.top_p < 1.0 for s in sampled), sample=True)
+
+
+@dataclass
+class RowSettings:
+    """Per-row sampling settings as tensors on the model's device (views of preallocated state)."""
+
+    do_sample: torch.Tensor
+    """[B] bool"""
+    temperature: torch.Tensor
+    """[B] float32 (1 for greedy rows)"""
+    top_k: torch.Tensor
+    """[B] int64, the effective k: 1..vocab (vocab when top-k is off)"""
+    top_p_limit: torch.Tensor
+    """[B] float32: 1 - top_p (a row without top-p: 0, which removes nothing that has probability)"""
+    penalty: torch.Tensor
+    """[B] float32 repetition penalty (1: none)"""
+
+    def rows(self, count: int) -> RowSettings:
+        return RowSettings(*(t[:count] for t in self.fields()))
+
+    def fields(self) -> tuple[torch.Tensor, ...]:
+        return (self.do_sample, self.temperature, self.top_k, self.top_p_limit, self.penalty)
+
+
+def settings_row(setting: Setting, vocab: int) -> tuple[bool, float, int, float, float]:
+    """One row's values for `RowSettings`, in its field order."""
+    k = (setting.top_k if 0 < setting.top_k < vocab else vocab) if setting.do_sample else 1
+    return (
+        setting.do_sample,
+        setting.temperature if setting.do_sample else 1.0,
+        k,
+        1.0 - setting.top_p if setting.top_p < 1.0 else 0.0,
+        setting.repetition_penalty,
+    )
+
+
+def penalise(scores: torch.Tensor, seen: torch.Tensor, penalty: torch.Tensor) -> torch.Tensor:
+    """HF's repetition penalty per row over the tokens `seen` [B, V] (a penalty of 1 changes nothing:
+    x * 1 and x / 1 are exact)."""
+    factor = penalty.unsqueeze(1)
+    penalised = torch.where(scores < 0, scores * factor, scores / factor)
+    return torch.where(seen, penalised, scores)
+
+
+def warp(scores: torch.Tensor, rows: RowSettings, plan: SamplerPlan) -> tuple[torch.Tensor, torch.Tensor]:
+    """The candidates' probabilities after temperature, top-k and top-p [B, W], and their ids [B, W]."""
+    values, index = torch.topk(scores, plan.width, dim=-1)  # sorted, best first
+    values = values / rows.temperature.unsqueeze(1)
+    # HF's top-k keeps every score equal to the k-th one (greedy rows hold k = 1: always in range)
+    kth = values.gather(1, (rows.top_k - 1).unsqueeze(1))
+    probs = torch.softmax(values.masked_fill(values < kth, -float("inf")), dim=-1)
+    if plan.top_p:
+        # HF sums from the least likely up and removes while the sum stays <= 1 - top_p. It never
+        # removes the best; here, when everything is removed, every p / log u is 0 and the argmin
+        # in `draw` takes the first candidate: the best, the same token.
+        tail = probs.flip(-1).cumsum(-1).flip(-1)
+        probs = probs.masked_fill(tail <= rows.top_p_limit.unsqueeze(1), 0.0)
+    return probs, index
+
+
+def draw(scores: torch.Tensor, rows: RowSettings, keys: torch.Tensor, plan: SamplerPlan) -> torch.Tensor:
+    """One token per row [B] (int64) from processed scores [B, V] (float32), `keys` [B] the draw's
+    noise key of each row (`counter_noise.draw_keys`)."""
+    greedy = scores.argmax(-1)
+    if not plan.sample:
+        return greedy
+    probs, index = warp(scores, rows, plan)
+    # exponential race: argmax p / E, E = -log u  <=>  argmin p / log u (log u < 0; p = 0 never wins)
+    choice = (probs / log_uniform(keys.unsqueeze(1), index)).argmin(-1, keepdim=True)
+    return torch.where(rows.do_sample, index.gather(1, choice).squeeze(1), greedy)
