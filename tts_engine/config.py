@@ -24,6 +24,8 @@ __all__ = [
     "HUB_IDS",
     "SETTINGS",
     "SIZES",
+    "chunk_schedule",
+    "rows_for_device",
     "ConfigError",
     "EngineConfig",
     "Variant",
@@ -35,6 +37,7 @@ __all__ = [
 
 ENGINES = ("continuous", "grouped")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+SAMPLERS = ("counter", "reference")
 
 
 def setting(default: str | int | None, env: str, *, low: int = 0, high: int = 0, choices: tuple[str, ...] = ()) -> Any:
@@ -61,14 +64,40 @@ class EngineConfig:
     """`continuous`: the step-level loop (rows join and leave the running batch at each decoding
     step, per-row sampling); `grouped`: whole batches through the package's `generate_*`, one call
     per group of equal sampling settings (the fallback)."""
-    max_batch_rows: int = setting(32, "QWEN_TTS_MAX_BATCH_ROWS", low=1, high=1024)
-    """Rows decoded together at most; further requests wait for a row to finish."""
+    max_batch_rows: int = setting(0, "QWEN_TTS_MAX_BATCH_ROWS", low=0, high=1024)
+    """Rows decoded together at most; further requests wait for a row to finish. 0: 64 on a GPU,
+    32 on the CPU (`rows_for_device`)."""
     stream_chunk_frames: int = setting(8, "QWEN_TTS_STREAM_CHUNK_FRAMES", low=1, high=1000)
-    """Codec frames (80 ms each) per streamed audio chunk."""
+    """Codec frames (80 ms each) per streamed audio chunk, once the first chunks are out."""
+    stream_first_chunks: str = setting("2,4", "QWEN_TTS_STREAM_FIRST_CHUNKS")
+    """Frames of a stream's first chunks, comma-separated (`none`: none): the first audio goes out
+    after 2 frames, then 4, then every `stream_chunk_frames` (`chunk_schedule`)."""
+    sampler: str = setting("counter", "QWEN_TTS_SAMPLER", choices=SAMPLERS)
+    """Continuous engine: `counter` (seeded noise hashed from the row's seed and the draw's place,
+    static shapes, one device read per step) or `reference` (per-row torch generators: the
+    package's own codes for a seed, on the CPU; host syncs every step)."""
+    max_positions: int = setting(4096, "QWEN_TTS_MAX_POSITIONS", low=64, high=1 << 20)
+    """Continuous engine, counter sampler: positions per row of the KV cache allocated at load
+    (prompt plus frames; a row stops there). Per row and position: layers x 2 x kv heads x head dim
+    x 2 bytes in bf16 (1.7B: 112 KiB; 64 rows x 4096 positions: 29 GiB)."""
     max_frames_per_text_token: int = setting(25, "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN", low=0, high=1000)
     """Continuous engine: a row stops after 100 + this many frames per token of its text, even
     before max_new_tokens (real models sometimes never sample EOS and would speak noise up to the
     limit). 25 frames (2 s) per token is several times any real speech rate; 0 turns it off."""
+
+
+def chunk_schedule(config: EngineConfig) -> tuple[int, ...]:
+    """Frames of a stream's chunks: the first ones, then `stream_chunk_frames` for the rest."""
+    first = config.stream_first_chunks.strip()
+    sizes = () if first == "none" else tuple(int(part) for part in first.split(","))
+    return (*sizes, config.stream_chunk_frames)
+
+
+def rows_for_device(config: EngineConfig, device: str) -> int:
+    """The batch's rows: `max_batch_rows`, or when 0, 64 on a GPU and 32 on the CPU."""
+    if config.max_batch_rows:
+        return config.max_batch_rows
+    return 64 if device.startswith("cuda") else 32
 
 
 SETTINGS: tuple[Field[Any], ...] = tuple(f for f in fields(EngineConfig) if "env" in f.metadata)
@@ -143,6 +172,16 @@ def parse_engine_config(model_config_json: str, env: Mapping[str, str] | None = 
         raise ConfigError(f"model {name}: no upstream Qwen3-TTS {variant.value} model of size {size!r}")
     hub_id = params.get("hub_id") or HUB_IDS[(size, variant)]
     settings: dict[str, Any] = {spec.name: _setting(name, spec, params, env) for spec in SETTINGS}
-    return EngineConfig(
+    config = EngineConfig(
         model_name=name, variant=variant, size=size, weights=resolve_weights(name, hub_id, env), **settings
     )
+    try:
+        schedule = chunk_schedule(config)
+    except ValueError:
+        schedule = (0,)
+    if not all(1 <= frames <= 1000 for frames in schedule):
+        raise ConfigError(
+            f"model {name}: stream_first_chunks must be frame counts (1-1000) like 2,4 or none,"
+            f" got {config.stream_first_chunks!r}"
+        )
+    return config

@@ -19,14 +19,14 @@ import torch
 
 LEFT_CONTEXT_FRAMES = 72
 
-Piece = tuple[torch.Tensor | None, Sequence[torch.Tensor], int]
-"""(ICL reference codes [R, G] or None, the row's frames ([G] each), first frame to decode)."""
+Piece = tuple[torch.Tensor | None, Sequence[Sequence[int]], int]
+"""(ICL reference codes [R, G] or None, the row's frames (G codes each), first frame to decode)."""
 
 
 def _history(piece: Piece) -> tuple[torch.Tensor, int]:
     """The row's codes with its reference in front, and where its own frames begin."""
     ref_code, frames, _ = piece
-    codes = torch.stack(list(frames))
+    codes = torch.tensor(list(frames), dtype=torch.long)
     if ref_code is None:
         return codes, 0
     return torch.cat([ref_code.to(codes.device), codes]), int(ref_code.shape[0])

@@ -1,10 +1,11 @@
 """The continuous-batching runner: rows join and leave the running batch at every decoding step.
 
-Each step: the code predictor fills in every row's frame, the talker advances every row by one
-token, and each row samples its next codebook-0 token with its own settings and random stream.
-A row that samples EOS or reaches its own max_new_tokens leaves at once (its audio is decoded and
-sent); requests waiting in the loop's inbox take the free rows before the next step. Streaming
-rows get an audio chunk every `chunk_frames` frames, decoded with left context.
+Each step the batch (`step.batch`: the counter engine by default, the package-exact reference on
+request) makes one frame per row: the code predictor fills in codebooks 1..G-1, the talker
+advances one token and each row samples its next codebook-0 token with its own settings. A row
+that samples EOS or reaches its own limit leaves at once (its audio is decoded and sent); requests
+that arrived during a step are prefilled together before the next one. Streaming rows get audio
+chunks on a schedule (2, 4, then 8 frames by default), each decoded with left context.
 """
 
 from __future__ import annotations
@@ -25,11 +26,9 @@ from tts_engine.requests import SynthesisRequest
 from tts_engine.scheduling.clone_batching import build_prompt_items, prepare, synthesize_clone
 from tts_engine.scheduling.engine import Engine
 from tts_engine.scheduling.loop import LoopRunner, Submission
-from tts_engine.step.cache import INITIAL_CACHE_TOKENS
-from tts_engine.step.model import TalkerOps
-from tts_engine.step.noise import NoiseRow, NoiseSource, single_draw
+from tts_engine.step.batch import Batch, RowStart, compact
 from tts_engine.step.prefix import Prefix, build_prefix
-from tts_engine.step.sampling import RowSampling, sample
+from tts_engine.step.sampling import RowSampling
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +38,19 @@ TEXT_BOUND_FLOOR_FRAMES = 100
 CANCEL_CHECK_STEPS = 8
 """Steps between cancellation checks (each is a call into Triton's stub)."""
 
+DEFAULT_CHUNK_SCHEDULE = (2, 4, 8)
+
 
 @dataclass
 class Row:
-    serial: int
-    """Unique for the runner's life: keys the row's noise drawn ahead (an id() could be reused by
-    a row admitted after another one was freed, and take the dead row's noise)."""
     submission: Submission
     prefix: Prefix
-    talker: RowSampling
-    predictor: RowSampling
     max_new_tokens: int
-    generator: torch.Generator
-    seen: torch.Tensor
-    past_hidden: torch.Tensor
-    pending: int
     sampled: int = 1
-    frames: list[torch.Tensor] = field(default_factory=list)
+    frames: list[list[int]] = field(default_factory=list)
     streamed: int = 0
     """Frames already sent as chunks."""
+    chunks: int = 0
 
 
 def row_settings(merged: dict[str, Any]) -> tuple[RowSampling, RowSampling, int]:
@@ -78,26 +71,38 @@ def row_settings(merged: dict[str, Any]) -> tuple[RowSampling, RowSampling, int]
     return talker, predictor, int(merged["max_new_tokens"])
 
 
+def new_batch(tts: Any, *, sampler: str, max_rows: int, positions: int) -> Batch:
+    if sampler == "reference":
+        from tts_engine.step.reference_batch import ReferenceBatch
+
+        return ReferenceBatch(tts, max_rows=max_rows)
+    from tts_engine.step.counter_batch import CounterBatch
+
+    return CounterBatch(tts.model.talker, max_rows=max_rows, positions=positions)
+
+
 class StepRunner(LoopRunner):
-    def __init__(self, engine: Engine, *, max_rows: int, chunk_frames: int, frames_per_text_token: int = 0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_rows: int,
+        chunk_schedule: tuple[int, ...] = DEFAULT_CHUNK_SCHEDULE,
+        frames_per_text_token: int = 0,
+        sampler: str = "counter",
+        max_positions: int = 4096,
+    ) -> None:
         self._engine = engine
         self._frames_per_token = frames_per_text_token
-        self._tts: Any = engine.model
-        self._ops = TalkerOps(self._tts)
+        tts: Any = engine.model
+        self._tts = tts
         self._max_rows = max_rows
-        self._chunk_frames = chunk_frames
-        self._cache = self._ops.new_cache(max_rows)
+        self._schedule = chunk_schedule
+        self._batch = new_batch(self._tts, sampler=sampler, max_rows=max_rows, positions=max_positions)
         self._rows: list[Row] = []
         self._steps = 0
         self._serials = itertools.count()
-        self._cpu = self._ops.device.type == "cpu"
-        self._noise = NoiseSource(
-            groups=self._ops.groups,
-            predictor_vocab=self._ops.predictor_vocab,
-            talker_vocab=self._ops.vocab,
-            device=self._ops.device,
-            ahead=self._cpu,
-        )
+        self._cpu = tts.model.talker.device.type == "cpu"
         self._loop_threads_set = False
         self._codec = CodecWorker(self._tts)
 
@@ -107,7 +112,7 @@ class StepRunner(LoopRunner):
 
     def close(self) -> None:
         self._codec.close()
-        self._noise.close()
+        self._batch.close()
 
     def capacity(self) -> int:
         return self._max_rows - len(self._rows)
@@ -120,39 +125,41 @@ class StepRunner(LoopRunner):
 
     # --- admission -------------------------------------------------------------------------
     def admit(self, submissions: list[Submission]) -> None:
+        """Start every submission: each prefix is built by the package (one by one), then all are
+        prefilled together."""
+        starts: list[tuple[Row, RowStart]] = []
         for submission in submissions:
             if submission.request.prompt_only:  # builds a clone prompt: no decoding loop
                 submission.sink.finish(synthesize_clone(self._tts, [submission.request])[0])
                 continue
             try:
-                row = self._start(submission)
+                starts.append(self._start(submission))
             except Exception as exc:
-                log.warning("request could not start: %s", exc)
-                submission.sink.finish(
-                    exc if isinstance(exc, RequestError) else RuntimeError(f"generation failed: {type(exc).__name__}")
-                )
-                continue
-            self._rows.append(row)
+                _fail(submission, exc, "request could not start")
+        if not starts:
+            return
+        try:
+            with torch.no_grad():
+                self._batch.admit([start for _, start in starts])
+        except Exception as exc:
+            for row, _ in starts:
+                _fail(row.submission, exc, "prefill failed")
+            return
+        self._rows += [row for row, _ in starts]
 
-    @torch.no_grad()
-    def _start(self, submission: Submission) -> Row:
+    def _start(self, submission: Submission) -> tuple[Row, RowStart]:
         request = submission.request
-        prefix = build_prefix(self._tts, self._engine.variant, request, self._prompt_item(request))
+        with torch.no_grad():
+            prefix = build_prefix(self._tts, self._engine.variant, request, self._prompt_item(request))
         merged = self._tts._merge_generate_kwargs(**request.sampling.generate_kwargs())
         talker, predictor, max_new = row_settings(merged)
-        max_new = min(max_new, self._text_bound(request.text))
+        room = self._batch.room(prefix.embeds.shape[1])
+        if room < 1:
+            raise RequestError("the prompt is longer than the engine's QWEN_TTS_MAX_POSITIONS")
+        max_new = min(max_new, self._text_bound(request.text), room + 1)
         seed = request.sampling.seed if request.sampling.seed is not None else random.getrandbits(63)
-        generator = torch.Generator(device=self._ops.device).manual_seed(seed)
-        cache, hidden, logits = self._ops.prefill(prefix.embeds)
-        seen = torch.zeros(self._ops.vocab, dtype=torch.bool, device=self._ops.device)
-        scores = self._ops.process(logits, seen.unsqueeze(0), [talker], [0])
-        # a greedy talker draws nothing: the generator stays where the package's would be
-        noise = single_draw(generator, self._ops.vocab, self._ops.device) if talker.do_sample else scores
-        first = int(sample(scores, [talker], noise)[0])
-        seen[first] = True
-        self._cache.add(cache)
-        serial = next(self._serials)
-        return Row(serial, submission, prefix, talker, predictor, max_new, generator, seen, hidden, first)
+        start = RowStart(next(self._serials), prefix, talker, predictor, seed, max_new)
+        return Row(submission, prefix, max_new), start
 
     def _text_bound(self, text: str) -> int:
         """Tokens a row may sample given its text (see EngineConfig.max_frames_per_text_token)."""
@@ -175,58 +182,41 @@ class StepRunner(LoopRunner):
     def step(self) -> None:
         if self._cpu and not self._loop_threads_set:
             # Per thread in torch: the loop's small ops run fastest on one thread, which leaves the
-            # other cores to the noise and codec threads working alongside it.
+            # other cores to the codec thread working alongside it.
             torch.set_num_threads(1)
             self._loop_threads_set = True
         try:
-            with torch.no_grad():
-                self._step()
+            values = self._batch.step()
         except Exception as exc:
             log.exception("decoding step failed; failing the %d rows of the batch", len(self._rows))
             for row in self._rows:
                 row.submission.sink.finish(RuntimeError(f"generation failed: {type(exc).__name__}"))
             self._rows = []
-            self._cache = self._ops.new_cache(self._max_rows)
-
-    def _step(self) -> None:
-        rows, ops = self._rows, self._ops
-        first = torch.tensor([row.pending for row in rows], device=ops.device)
-        talkers = [row.talker for row in rows]
-        noise_rows = [_noise_row(row) for row in rows]
-        noise = self._noise.take(noise_rows)
-        # the next step's noise is drawn while this step computes (rows that finish now waste theirs)
-        self._noise.draw_ahead(noise_rows)
-        rest = ops.predict_codes(
-            torch.cat([row.past_hidden for row in rows]), first, [row.predictor for row in rows], noise
-        )
-        text = torch.stack([_text_at(row) for row in rows])
-        for index, row in enumerate(rows):
-            row.frames.append(torch.cat((first[index : index + 1], rest[index])))
-        hidden, logits = ops.decode(ops.frame_input(first, rest, text), self._cache)
-        seen = torch.stack([row.seen for row in rows])
-        scores = ops.process(logits, seen, [row.talker for row in rows], [row.sampled for row in rows])
-        tokens = sample(scores, talkers, noise.talker()).tolist()
+            self._batch.reset()
+            return
+        groups, eos = self._batch.groups, self._batch.eos
         done: list[int] = []
-        for index, (row, token) in enumerate(zip(rows, tokens, strict=True)):
-            row.past_hidden = hidden[index : index + 1]
+        for index, (row, row_values) in enumerate(zip(self._rows, values, strict=True)):
+            row.frames.append(row_values[:groups])
             row.sampled += 1
-            row.seen[token] = True
-            row.pending = int(token)
-            if token == ops.eos or row.sampled >= row.max_new_tokens:
+            if row_values[groups] == eos or row.sampled >= row.max_new_tokens:
                 done.append(index)
         self._steps += 1
-        self.frames_done += len(rows)
+        self.frames_done += len(self._rows)
         if self._steps % CANCEL_CHECK_STEPS == 0:
-            done = sorted(set(done) | {i for i, row in enumerate(rows) if row.submission.cancelled()})
-        self._stream([row for i, row in enumerate(rows) if i not in done])
+            done = sorted(set(done) | {i for i, row in enumerate(self._rows) if row.submission.cancelled()})
+        leaving = set(done)
+        self._stream([row for i, row in enumerate(self._rows) if i not in leaving])
         self._finish(done)
 
     def _stream(self, rows: list[Row]) -> None:
         for row in rows:
-            if row.submission.sink.stream and len(row.frames) - row.streamed >= self._chunk_frames:
+            size = self._schedule[min(row.chunks, len(self._schedule) - 1)]
+            if row.submission.sink.stream and len(row.frames) - row.streamed >= size:
                 piece = (row.prefix.ref_code, list(row.frames), row.streamed)
                 self._codec.submit(DecodeJob(row.submission.sink, piece, final=False))
                 row.streamed = len(row.frames)
+                row.chunks += 1
 
     def _finish(self, done: list[int]) -> None:
         """Rows that sampled EOS, reached their limit or were cancelled leave the batch now; their
@@ -240,21 +230,13 @@ class StepRunner(LoopRunner):
             self._codec.submit(
                 DecodeJob(row.submission.sink, (row.prefix.ref_code, list(row.frames), start), final=True)
             )
-        for index in sorted(done, reverse=True):
-            moved = self._cache.remove(index)
-            if moved is not None:
-                self._rows[index] = self._rows[moved]
-            self._rows.pop()
-        if not self._rows and self._cache.capacity > INITIAL_CACHE_TOKENS:
-            # the cache grew for a long row: give the memory back once the batch is empty
-            self._cache = self._ops.new_cache(self._max_rows)
+        if done:
+            self._batch.remove(done)
+            compact(self._rows, done)
 
 
-def _noise_row(row: Row) -> NoiseRow:
-    return NoiseRow(row.serial, row.predictor, row.talker, row.generator)
-
-
-def _text_at(row: Row) -> torch.Tensor:
-    step = len(row.frames)
-    trailing = row.prefix.trailing_text
-    return trailing[step] if step < trailing.shape[0] else row.prefix.pad
+def _fail(submission: Submission, exc: Exception, what: str) -> None:
+    log.warning("%s: %s", what, exc)
+    submission.sink.finish(
+        exc if isinstance(exc, RequestError) else RuntimeError(f"generation failed: {type(exc).__name__}")
+    )

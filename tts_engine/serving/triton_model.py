@@ -18,7 +18,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from tts_contract.tensors import INPUTS
-from tts_engine.config import parse_engine_config
+from tts_engine.config import parse_engine_config, rows_for_device
 from tts_engine.loader import cuda_memory, describe, load_model
 from tts_engine.requests import wants_stream
 from tts_engine.scheduling.engine import Engine
@@ -67,15 +67,14 @@ class TritonPythonModel:
     def initialize(self, args: dict[str, Any]) -> None:
         logging.basicConfig(level=logging.INFO)
         config = parse_engine_config(args["model_config"])
-        log.info("loading %s (engine %s, %d rows)", describe(config), config.engine, config.max_batch_rows)
         model = load_model(config)
+        rows = rows_for_device(config, str(model.model.device))
+        log.info("loaded %s (engine %s, sampler %s, %d rows)", describe(config), config.engine, config.sampler, rows)
         self.engine = Engine.for_model(model, config.variant)
         self.groups = self.engine.prompt_spec.num_code_groups if self.engine.prompt_spec else 0
-        metrics = EngineMetrics(
-            pb_utils, model=config.model_name, max_rows=config.max_batch_rows, memory=cuda_memory(config.device)
-        )
+        metrics = EngineMetrics(pb_utils, model=config.model_name, max_rows=rows, memory=cuda_memory(config.device))
         self.loop = GenerationLoop(
-            build_runner(self.engine, config), name=f"generation-{config.model_name}", observe=metrics.observe
+            build_runner(self.engine, config, rows), name=f"generation-{config.model_name}", observe=metrics.observe
         )
         log.info("model %s ready", config.model_name)
 

@@ -43,18 +43,22 @@ def row_key(seed: int) -> tuple[int, int]:
     return _mix32_int(low ^ 0x9E3779B9), _mix32_int(high ^ 0x85EBCA6B)
 
 
-def draw_keys(keys: torch.Tensor, frames: torch.Tensor, draws: int) -> torch.Tensor:
-    """One 32-bit key per (row, draw) [B, draws] from row keys [B, 2] and frames [B]: draw d of
-    frame f hashes counter f * draws + d, so every (frame, draw) of a row has its own key. The
-    caller fixes what draw d is (codebook d of the frame)."""
-    counter = frames.unsqueeze(1) * draws + torch.arange(draws, device=frames.device)
-    return mix32(mix32((counter & MASK32) ^ keys[:, :1]) ^ keys[:, 1:])
+def draw_keys(keys: torch.Tensor, counters: torch.Tensor) -> torch.Tensor:
+    """One 32-bit key per draw [B, n] from row keys [B, 2] and the draws' counters [B, n]: draw d
+    of frame f is counter f * G + d (G codebooks; d = 0 the talker's codebook-0 token, d >= 1 the
+    code predictor's codebook d), so every draw of a row has its own key."""
+    return mix32(mix32((counters & MASK32) ^ keys[:, :1]) ^ keys[:, 1:])
 
 
 def log_uniform(keys: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """log(u) for u ~ U(0, 1), one per (row key [B, 1], vocabulary index [B, W]): [B, W] float32 < 0.
 
     u = (24 hashed bits + 0.5) / 2**24 lies strictly inside (0, 1), so log(u) is finite and negative.
+    The key is already fully mixed and the indices differ in their low bits, which the first
+    multiply carries upwards: `mix32` without its first xor-shift.
     """
-    bits = mix32(keys ^ index) >> 8
+    x = ((keys ^ index) * _M1) & MASK32
+    x = x ^ (x >> 15)
+    x = (x * _M2) & MASK32
+    bits = (x ^ (x >> 16)) >> 8
     return torch.log((bits.to(torch.float32) + 0.5) * _UNIFORM_SCALE)

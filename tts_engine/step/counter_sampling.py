@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from tts_engine.step.counter_noise import log_uniform
+from tts_engine.step.sampling import RowSampling
 
 CANDIDATE_WIDTHS = (64, 256, 1024)
 """Static candidate widths: a plan takes the smallest that holds every sampled row's top-k."""
@@ -36,26 +37,18 @@ class SamplerPlan:
     """Some sampled row has top_p < 1."""
     sample: bool
     """Some row samples (False: all greedy, no noise at all)."""
+    greedy: bool = True
+    """Some row is greedy (False: no argmax to take)."""
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One row's sampling settings (the package's names and defaults)."""
-
-    do_sample: bool
-    temperature: float
-    top_k: int
-    top_p: float
-    repetition_penalty: float = 1.0
-
-
-def plan_for(settings: Sequence[Setting], vocab: int) -> SamplerPlan:
+def plan_for(settings: Sequence[RowSampling], vocab: int) -> SamplerPlan:
     sampled = [s for s in settings if s.do_sample]
     if not sampled:
         return SamplerPlan(width=1, top_p=False, sample=False)
     needed = max(s.top_k if 0 < s.top_k < vocab else vocab for s in sampled)
     width = next((w for w in CANDIDATE_WIDTHS if needed <= w < vocab), vocab)
-    return SamplerPlan(width=width, top_p=any(s.top_p < 1.0 for s in sampled), sample=True)
+    top_p = any(s.top_p < 1.0 for s in sampled)
+    return SamplerPlan(width=width, top_p=top_p, sample=True, greedy=len(sampled) < len(settings))
 
 
 @dataclass
@@ -66,27 +59,27 @@ class RowSettings:
     """[B] bool"""
     temperature: torch.Tensor
     """[B] float32 (1 for greedy rows)"""
-    top_k: torch.Tensor
-    """[B] int64, the effective k: 1..vocab (vocab when top-k is off)"""
+    kth: torch.Tensor
+    """[B] int64: the effective k minus 1 (k is vocab when top-k is off, 1 for greedy rows)"""
     top_p_limit: torch.Tensor
     """[B] float32: 1 - top_p (a row without top-p: 0, which removes nothing that has probability)"""
     penalty: torch.Tensor
     """[B] float32 repetition penalty (1: none)"""
 
-    def rows(self, count: int) -> RowSettings:
-        return RowSettings(*(t[:count] for t in self.fields()))
+    def select(self, rows: slice) -> RowSettings:
+        return RowSettings(*(t[rows] for t in self.fields()))
 
     def fields(self) -> tuple[torch.Tensor, ...]:
-        return (self.do_sample, self.temperature, self.top_k, self.top_p_limit, self.penalty)
+        return (self.do_sample, self.temperature, self.kth, self.top_p_limit, self.penalty)
 
 
-def settings_row(setting: Setting, vocab: int) -> tuple[bool, float, int, float, float]:
+def settings_row(setting: RowSampling, vocab: int) -> tuple[bool, float, int, float, float]:
     """One row's values for `RowSettings`, in its field order."""
     k = (setting.top_k if 0 < setting.top_k < vocab else vocab) if setting.do_sample else 1
     return (
         setting.do_sample,
         setting.temperature if setting.do_sample else 1.0,
-        k,
+        k - 1,
         1.0 - setting.top_p if setting.top_p < 1.0 else 0.0,
         setting.repetition_penalty,
     )
@@ -105,7 +98,7 @@ def warp(scores: torch.Tensor, rows: RowSettings, plan: SamplerPlan) -> tuple[to
     values, index = torch.topk(scores, plan.width, dim=-1)  # sorted, best first
     values = values / rows.temperature.unsqueeze(1)
     # HF's top-k keeps every score equal to the k-th one (greedy rows hold k = 1: always in range)
-    kth = values.gather(1, (rows.top_k - 1).unsqueeze(1))
+    kth = values.gather(1, rows.kth.unsqueeze(1))
     probs = torch.softmax(values.masked_fill(values < kth, -float("inf")), dim=-1)
     if plan.top_p:
         # HF sums from the least likely up and removes while the sum stays <= 1 - top_p. It never
@@ -119,10 +112,10 @@ def warp(scores: torch.Tensor, rows: RowSettings, plan: SamplerPlan) -> tuple[to
 def draw(scores: torch.Tensor, rows: RowSettings, keys: torch.Tensor, plan: SamplerPlan) -> torch.Tensor:
     """One token per row [B] (int64) from processed scores [B, V] (float32), `keys` [B] the draw's
     noise key of each row (`counter_noise.draw_keys`)."""
-    greedy = scores.argmax(-1)
     if not plan.sample:
-        return greedy
+        return scores.argmax(-1)
     probs, index = warp(scores, rows, plan)
     # exponential race: argmax p / E, E = -log u  <=>  argmin p / log u (log u < 0; p = 0 never wins)
     choice = (probs / log_uniform(keys.unsqueeze(1), index)).argmin(-1, keepdim=True)
-    return torch.where(rows.do_sample, index.gather(1, choice).squeeze(1), greedy)
+    drawn = index.gather(1, choice).squeeze(1)
+    return torch.where(rows.do_sample, drawn, scores.argmax(-1)) if plan.greedy else drawn

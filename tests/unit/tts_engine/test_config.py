@@ -7,9 +7,11 @@ from tts_engine.config import (
     SETTINGS,
     ConfigError,
     Variant,
+    chunk_schedule,
     default_parameters,
     parse_engine_config,
     resolve_weights,
+    rows_for_device,
     triton_model_name,
 )
 
@@ -22,6 +24,9 @@ SAMPLES = {
     "engine": ("grouped", "continuous"),
     "max_batch_rows": (8, 64),
     "stream_chunk_frames": (4, 12),
+    "stream_first_chunks": ("1,2", "none"),
+    "sampler": ("reference", "counter"),
+    "max_positions": (1024, 8192),
     "max_frames_per_text_token": (40, 0),
 }
 
@@ -81,6 +86,9 @@ def test_every_existing_variable_is_a_setting():
         "QWEN_TTS_ENGINE": "engine",
         "QWEN_TTS_MAX_BATCH_ROWS": "max_batch_rows",
         "QWEN_TTS_STREAM_CHUNK_FRAMES": "stream_chunk_frames",
+        "QWEN_TTS_STREAM_FIRST_CHUNKS": "stream_first_chunks",
+        "QWEN_TTS_SAMPLER": "sampler",
+        "QWEN_TTS_MAX_POSITIONS": "max_positions",
         "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN": "max_frames_per_text_token",
     }
     assert set(SAMPLES) == {spec.name for spec in SETTINGS}
@@ -94,8 +102,11 @@ def test_defaults_are_the_dataclass_defaults_and_what_the_generator_writes():
         "device": "auto",
         "dtype": "auto",
         "engine": "continuous",
-        "max_batch_rows": "32",
+        "max_batch_rows": "0",
         "stream_chunk_frames": "8",
+        "stream_first_chunks": "2,4",
+        "sampler": "counter",
+        "max_positions": "4096",
         "max_frames_per_text_token": "25",
     }
     # The generated parameters parse back to the same defaults.
@@ -116,8 +127,10 @@ def test_each_setting_reads_its_parameter_and_its_variable_wins(spec):
 @pytest.mark.parametrize(
     ("source", "key", "value", "message"),
     [
-        ("env", "QWEN_TTS_MAX_BATCH_ROWS", "0", "between 1 and 1024"),
-        ("env", "QWEN_TTS_MAX_BATCH_ROWS", "1025", "between 1 and 1024"),
+        ("env", "QWEN_TTS_MAX_BATCH_ROWS", "-1", "between 0 and 1024"),
+        ("env", "QWEN_TTS_MAX_BATCH_ROWS", "1025", "between 0 and 1024"),
+        ("env", "QWEN_TTS_SAMPLER", "dice", "one of counter, reference"),
+        ("env", "QWEN_TTS_MAX_POSITIONS", "10", "between 64 and 1048576"),
         ("param", "stream_chunk_frames", "many", "must be an integer"),
         ("env", "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN", "-1", "between 0 and 1000"),
         ("param", "engine", "turbo", "one of continuous, grouped"),
@@ -129,3 +142,14 @@ def test_bad_values_name_the_key(source, key, value, message):
     with pytest.raises(ConfigError, match=f"model m: {key} must be .*") as info:
         parse_engine_config(config_json(**params), env=env)
     assert (message in str(info.value) and repr(value) in str(info.value)) or value in str(info.value)
+
+
+def test_batch_rows_and_chunk_schedule():
+    cfg = parse_engine_config(config_json(**BASE), env={})
+    assert (rows_for_device(cfg, "cuda:0"), rows_for_device(cfg, "cpu")) == (64, 32)
+    assert chunk_schedule(cfg) == (2, 4, 8)
+    cfg = parse_engine_config(config_json(**BASE), env={"QWEN_TTS_MAX_BATCH_ROWS": "48", "QWEN_TTS_STREAM_FIRST_CHUNKS": "none"})
+    assert (rows_for_device(cfg, "cuda:0"), chunk_schedule(cfg)) == (48, (8,))
+    for bad in ("2,zero", "0", "2,,4"):
+        with pytest.raises(ConfigError, match="stream_first_chunks"):
+            parse_engine_config(config_json(**BASE), env={"QWEN_TTS_STREAM_FIRST_CHUNKS": bad})

@@ -1,8 +1,9 @@
-"""The continuous-batching step engine against the package's own `generate_*`, on the REAL tiny
-checkpoints (random weights, CPU, fp32): same inputs and seed, the same speech codes, exactly; a
-row's codes do not depend on who shares its batch or when it joined. The codes are read where both
-paths hand them to the package's codec (`speech_tokenizer.decode`); the audio is compared too, to
-float rounding (the codec's arithmetic varies with its thread count and batch)."""
+"""The continuous-batching step engine with the reference sampler (QWEN_TTS_SAMPLER=reference)
+against the package's own `generate_*`, on the REAL tiny checkpoints (random weights, CPU, fp32):
+same inputs and seed, the same speech codes, exactly; a row's codes do not depend on who shares
+its batch or when it joined. The codes are read where both paths hand them to the package's codec
+(`speech_tokenizer.decode`); the audio is compared too, to float rounding (the codec's arithmetic
+varies with its thread count and batch)."""
 
 import threading
 from pathlib import Path
@@ -25,6 +26,11 @@ from tts_engine.step.cache import INITIAL_CACHE_TOKENS
 ROOT = Path(__file__).resolve().parents[4]
 TINY = ROOT / ".cache" / "tiny-checkpoints"
 TEXTS = ["Hello world, this is a test.", "Short.", "A much longer sentence that keeps going for a while."]
+
+
+def reference_runner(engine: Engine, rows: int, **kwargs: Any) -> StepRunner:
+    """The package-exact sampler, 4-frame chunks."""
+    return StepRunner(engine, max_rows=rows, chunk_schedule=(4,), sampler="reference", **kwargs)
 
 
 def load(name: str) -> Any:
@@ -93,7 +99,7 @@ class Collector:
 
 
 def run(engine: Engine, requests: list[SynthesisRequest], *, rows: int = 8, stream: bool = False) -> list[Outcome]:
-    runner = StepRunner(engine, max_rows=rows, chunk_frames=4)
+    runner = reference_runner(engine, rows)
     got = Collector()
     runner.admit([Submission(r, got.sink(i, stream=stream)) for i, r in enumerate(requests)])
     while runner.busy():
@@ -149,7 +155,7 @@ def test_a_row_does_not_depend_on_its_neighbours_or_when_it_joined(custom: Engin
     same(together[1], alone)
 
     # joins a batch that has already decoded 6 steps
-    runner = StepRunner(custom, max_rows=4, chunk_frames=4)
+    runner = reference_runner(custom, 4)
     got = Collector()
     with CodeRecorder(custom.model) as recorder:
         runner.admit([Submission(neighbours[0], got.sink(0))])
@@ -169,7 +175,7 @@ def test_a_row_taking_a_freed_place_is_still_independent(custom: Engine) -> None
     target = custom_request(TEXTS[0], seed=21, max_new_tokens=12)
     (alone,), (alone_codes,) = codes_of(custom.model, lambda: run(custom, [target]))
     for _ in range(3):
-        runner = StepRunner(custom, max_rows=2, chunk_frames=4)
+        runner = reference_runner(custom, 2)
         got = Collector()
         with CodeRecorder(custom.model) as recorder:
             runner.admit([Submission(custom_request(TEXTS[1], seed=2, max_new_tokens=3), got.sink(0))])
@@ -186,7 +192,7 @@ def test_a_row_taking_a_freed_place_is_still_independent(custom: Engine) -> None
 
 
 def test_rows_leave_at_their_own_limit_and_free_their_place(custom: Engine) -> None:
-    runner = StepRunner(custom, max_rows=2, chunk_frames=4)
+    runner = reference_runner(custom, 2)
     got = Collector()
     runner.admit(
         [
@@ -213,7 +219,7 @@ def test_rows_leave_at_their_own_limit_and_free_their_place(custom: Engine) -> N
 def test_streamed_chunks_add_up_to_the_whole_audio(custom: Engine) -> None:
     request = custom_request(TEXTS[0], seed=5, max_new_tokens=18)
     (whole,) = run(custom, [request])
-    runner = StepRunner(custom, max_rows=2, chunk_frames=4)
+    runner = reference_runner(custom, 2)
     got = Collector()
     runner.admit([Submission(request, got.sink(0, stream=True))])
     while runner.busy():
@@ -229,7 +235,7 @@ def test_streamed_chunks_add_up_to_the_whole_audio(custom: Engine) -> None:
 
 
 def test_a_cancelled_row_is_dropped_with_an_error(custom: Engine) -> None:
-    runner = StepRunner(custom, max_rows=2, chunk_frames=4)
+    runner = reference_runner(custom, 2)
     got = Collector()
     cancelled = {"now": False}
     runner.admit(
@@ -321,23 +327,23 @@ def test_voice_clone_equals_the_package(x_vector_only: bool) -> None:
 
 
 def test_the_cache_grows_for_a_long_row_and_shrinks_when_the_batch_empties(custom: Engine) -> None:
-    runner = StepRunner(custom, max_rows=2, chunk_frames=4)
+    runner = reference_runner(custom, 2)
     got = Collector()
     long_text = "one more word " * 120  # CustomVoice puts the whole text in the prefix: > 256 positions
     runner.admit([Submission(custom_request(long_text, seed=1, max_new_tokens=4), got.sink(0))])
-    assert runner._cache.capacity > INITIAL_CACHE_TOKENS
+    assert runner._batch.cache_capacity > INITIAL_CACHE_TOKENS
     while runner.busy():
         runner.step()
     runner.flush()
     assert isinstance(got.final[0], np.ndarray)
-    assert runner._cache.capacity == INITIAL_CACHE_TOKENS
+    assert runner._batch.cache_capacity == INITIAL_CACHE_TOKENS
 
 
 def test_a_row_stops_at_its_texts_bound_before_max_new_tokens(custom: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(step_runner, "TEXT_BOUND_FLOOR_FRAMES", 2)
     text = TEXTS[1]
     tokens = int(custom.model.processor(text=text, return_tensors="pt")["input_ids"].shape[-1])
-    runner = StepRunner(custom, max_rows=2, chunk_frames=4, frames_per_text_token=1)
+    runner = reference_runner(custom, 2, frames_per_text_token=1)
     got = Collector()
     runner.admit([Submission(custom_request(text, seed=5, max_new_tokens=300), got.sink(0))])  # 136 frames unbounded
     while runner.busy():

@@ -12,7 +12,8 @@ from transformers.generation.logits_process import (
 )
 
 from tts_engine.step.counter_noise import draw_keys, log_uniform, mix32, row_key
-from tts_engine.step.counter_sampling import RowSettings, Setting, draw, penalise, plan_for, settings_row, warp
+from tts_engine.step.counter_sampling import RowSettings, draw, penalise, plan_for, settings_row, warp
+from tts_engine.step.sampling import RowSampling as Setting
 
 
 def row_settings(settings: list[Setting], vocab: int) -> RowSettings:
@@ -21,9 +22,9 @@ def row_settings(settings: list[Setting], vocab: int) -> RowSettings:
     return RowSettings(*(torch.tensor(c, dtype=d) for c, d in zip(columns, dtypes, strict=True)))
 
 
-def keys_for(seeds: list[int], frames: list[int], draw_index: int = 0, draws: int = 16) -> torch.Tensor:
+def keys_for(seeds: list[int], frames: list[int], codebook: int = 0, groups: int = 16) -> torch.Tensor:
     keys = torch.tensor([row_key(s) for s in seeds])
-    return draw_keys(keys, torch.tensor(frames), draws)[:, draw_index]
+    return draw_keys(keys, torch.tensor(frames).unsqueeze(1) * groups + codebook)[:, 0]
 
 
 def test_the_hash_is_pinned() -> None:
@@ -33,7 +34,7 @@ def test_the_hash_is_pinned() -> None:
     values = mix32(torch.tensor([0, 1, 2, 0xFFFFFFFF])).tolist()
     assert values == [0, 4293290225, 4291678691, 3846949589]
     keys = torch.tensor([row_key(7), row_key(2**62 + 5)])
-    assert draw_keys(keys, torch.tensor([0, 1000]), 16)[:, :3].tolist() == [
+    assert draw_keys(keys, torch.tensor([[0, 1, 2], [16000, 16001, 16002]])).tolist() == [
         [2984136153, 1085731275, 2186582032],
         [3691459543, 1475895932, 196426271],
     ]

@@ -1,0 +1,114 @@
+"""The default batch: counter-based sampling, state and caches preallocated, one read per step.
+
+Host-side it keeps only what decides shapes: each slot's length (for the attention span) and
+sampling settings (for the sampler plans). Everything a step computes stays on the device until
+its one read: the rows' codes and next tokens (`out`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from tts_engine.step.batch import RowStart, compact
+from tts_engine.step.counter_model import CounterModel
+from tts_engine.step.counter_noise import row_key
+from tts_engine.step.counter_sampling import plan_for
+from tts_engine.step.counter_step import StepShape, frame_step, prefill
+from tts_engine.step.rows import NewRow, RowState
+from tts_engine.step.static_cache import StaticCache, rows_for, span_for
+
+
+class CounterBatch:
+    def __init__(self, talker: Any, *, max_rows: int, positions: int) -> None:
+        self.model = model = CounterModel(talker, positions=positions)
+        self.groups, self.eos, self.max_rows = model.groups, model.eos, max_rows
+        stack, predictor = model.talker, model.predictor
+        self.state = RowState(
+            rows=max_rows,
+            groups=model.groups,
+            vocab=model.vocab,
+            predictor_vocab=model.predictor_vocab,
+            hidden=stack.hidden,
+            column=stack.norm_column,
+            dtype=model.dtype,
+            device=model.device,
+        )
+        self.cache = StaticCache(
+            layers=len(stack.layers),
+            rows=max_rows,
+            kv_heads=stack.kv_heads,
+            head_dim=stack.head_dim,
+            positions=positions,
+            dtype=model.dtype,
+            device=model.device,
+        )
+        scratch = (len(predictor.layers), max_rows, 2 * predictor.kv_heads, model.groups, predictor.head_dim)
+        self.scratch = torch.zeros(scratch, dtype=model.dtype, device=model.device)
+        self._lengths: list[int] = []
+        self._settings: list[RowStart] = []
+
+    def room(self, prefix_tokens: int) -> int:
+        return max(self.model.positions - prefix_tokens, 0)
+
+    def shape(self) -> StepShape:
+        """What the host knows about the next step, and all that fixes its ops."""
+        rows = rows_for(len(self._lengths), self.max_rows)
+        return StepShape(
+            rows=rows,
+            span=span_for(max(self._lengths) + 1, self.model.positions),
+            talker=plan_for([row.talker for row in self._settings], self.model.vocab),
+            predictor=plan_for([row.predictor for row in self._settings], self.model.predictor_vocab),
+        )
+
+    @torch.no_grad()
+    def admit(self, rows: list[RowStart]) -> None:
+        if not rows:
+            return
+        new = [
+            NewRow(
+                owner=row.serial,
+                key=row_key(row.seed),
+                talker=row.talker,
+                predictor=row.predictor,
+                length=row.prefix.embeds.shape[1],
+                text=row.prefix.trailing_text[: row.max_frames],
+            )
+            for row in rows
+        ]
+        if not self._settings:
+            self.state.texts.set_pad(rows[0].prefix.pad)
+        slots = self.state.admit(new)
+        lengths = [row.length for row in new]
+        embeds = torch.nn.utils.rnn.pad_sequence([row.prefix.embeds[0] for row in rows], batch_first=True)
+        plan = plan_for([row.talker for row in rows], self.model.vocab)
+        prefill(self.model, self.state, self.cache, slots, embeds, lengths, plan)
+        self._lengths += lengths
+        self._settings += rows
+
+    @torch.no_grad()
+    def step(self) -> list[list[int]]:
+        shape = self.shape()
+        out = frame_step(self.model, self.state, self.cache, self.scratch, shape)
+        values: list[list[int]] = out[: len(self._lengths)].tolist()  # the step's one device-to-host read
+        self._lengths = [length + 1 for length in self._lengths]
+        return values
+
+    def remove(self, slots: list[int]) -> None:
+        moved = [self._lengths[source] for source, _ in compact(list(self._lengths), slots)]
+        compact(self._lengths, slots)
+        compact(self._settings, slots)
+        moves = self.state.remove(slots)
+        if moves:
+            span = span_for(max(moved), self.model.positions)
+            device = self.cache.kv.device
+            sources = torch.tensor([s for s, _ in moves], device=device)
+            targets = torch.tensor([t for _, t in moves], device=device)
+            self.cache.move(sources, targets, span)
+
+    def reset(self) -> None:
+        self.remove(list(range(len(self._lengths))))
+
+    def close(self) -> None:
+        """Nothing to release but memory."""
