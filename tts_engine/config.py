@@ -24,13 +24,13 @@ __all__ = [
     "HUB_IDS",
     "SETTINGS",
     "SIZES",
-    "chunk_schedule",
-    "rows_for_device",
     "ConfigError",
     "EngineConfig",
     "Variant",
+    "chunk_schedule",
     "default_parameters",
     "parse_engine_config",
+    "rows_for_device",
     "triton_model_name",
 ]
 

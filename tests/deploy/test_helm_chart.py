@@ -102,7 +102,7 @@ def test_ci_values_pass_the_values_schema(path: Path) -> None:
         {"prometheusRule": {"jobAlert": True}},
         {"prometheusRule": {"thresholds": {"tritonQueueSeconds": 2}}},  # gone: the decoupled models' queue is ~0
         {"triton": {"engine": {"mode": "dynamic"}}},
-        {"triton": {"engine": {"maxBatchRows": 0}}},
+        {"triton": {"engine": {"maxBatchRows": -1}}},
         {"triton": {"engine": {"streamChunkFrames": "8"}}},
         {"api": {"metrics": {"port": 70000}}},
         {"api": {"metrics": {"port": "9464"}}},

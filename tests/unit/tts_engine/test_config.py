@@ -148,7 +148,9 @@ def test_batch_rows_and_chunk_schedule():
     cfg = parse_engine_config(config_json(**BASE), env={})
     assert (rows_for_device(cfg, "cuda:0"), rows_for_device(cfg, "cpu")) == (64, 32)
     assert chunk_schedule(cfg) == (2, 4, 8)
-    cfg = parse_engine_config(config_json(**BASE), env={"QWEN_TTS_MAX_BATCH_ROWS": "48", "QWEN_TTS_STREAM_FIRST_CHUNKS": "none"})
+    cfg = parse_engine_config(
+        config_json(**BASE), env={"QWEN_TTS_MAX_BATCH_ROWS": "48", "QWEN_TTS_STREAM_FIRST_CHUNKS": "none"}
+    )
     assert (rows_for_device(cfg, "cuda:0"), chunk_schedule(cfg)) == (48, (8,))
     for bad in ("2,zero", "0", "2,,4"):
         with pytest.raises(ConfigError, match="stream_first_chunks"):
