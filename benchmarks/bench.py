@@ -14,7 +14,7 @@ here if missing) and the CustomVoice 1.7B layout:
 
 It prints a table and the goals (PASS/MISS, never asserted) and writes JSON with --json.
 
-    python -m benchmarks.bench [--engine continuous|grouped] [--quick] [--json PATH]   # or scripts/bench.sh
+    python -m benchmarks.bench [--engine continuous|grouped] [--sampler counter|reference] [--quick] [--json PATH]
 """
 
 from __future__ import annotations
@@ -250,21 +250,26 @@ def measure_servers(profile: Profile, checkpoints: Path, logs: Path) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=("continuous", "grouped"), default="continuous")
+    parser.add_argument(
+        "--sampler", choices=("counter", "reference"), default="counter", help="the continuous engine's sampler"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer and shorter requests (a smoke run)")
     parser.add_argument("--checkpoints", type=Path, default=ROOT / ".cache" / "tiny-checkpoints-real")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     profile = QUICK if args.quick else FULL
     ensure_checkpoints(args.checkpoints)
-    os.environ["QWEN_TTS_ENGINE"] = args.engine  # the Triton server started below inherits it
+    os.environ["QWEN_TTS_ENGINE"] = args.engine  # the Triton server started below inherits them
+    os.environ["QWEN_TTS_SAMPLER"] = args.sampler
     serial = serial_baseline(args.checkpoints / FOLDER, [body(i, profile) for i in range(profile.serial_requests)])
     print(f"serial baseline: {serial.throughput:.2f} audio s/s", flush=True)
     measured = measure_servers(profile, args.checkpoints, Path(tempfile.mkdtemp(prefix="bench-")))
     mixed, uniform, short = measured["mixed"], measured["uniform"], measured["short"]
-    found = ratios(serial, mixed, uniform, short["idle_p50"], short["busy_p50"])
+    found = ratios(serial, mixed, uniform, short["idle_p50"], short["busy_p50"], measured["ttfa"]["16"]["p50"])
     found |= first_byte_overhead(measured["ttfa"], measured["ttfb"])
     report = {
         "engine": args.engine,
+        "sampler": args.sampler,
         "quick": args.quick,
         "checkpoint": str(args.checkpoints / FOLDER),
         "cpu_count": os.cpu_count(),

@@ -132,9 +132,15 @@ class RowState:
             targets = torch.tensor([t for _, t in moves], device=self.pending.device)
             for tensor in self.tensors():
                 tensor[targets] = tensor[sources]
-        # idle slots: nothing advances (their positions stay inside the cache)
-        self.active[len(self.owners) :] = 0
-        self.counters[len(self.owners) :] = 0
+        # idle slots still run inside a step's row bucket: nothing advances (their positions stay
+        # inside the cache) and they sample greedily with k = 1 (a departed row's k may exceed the
+        # next plans' candidate width)
+        idle = slice(len(self.owners), None)
+        self.active[idle] = 0
+        self.counters[idle] = 0
+        for settings in (self.talker, self.predictor):
+            settings.kth[idle] = 0
+            settings.do_sample[idle] = False
         return moves
 
 

@@ -25,15 +25,15 @@ def test_a_run_reports_audio_seconds_per_wall_second():
 
 def test_ratios_and_goals():
     serial = report.summarize([1.0], [1.0], 1.0, 1)  # 1 audio s/s
-    mixed = {1: report.summarize([1.0], [2.0], 1.0, 1), 32: report.summarize([1.0], [12.0], 1.0, 32)}
-    uniform = report.summarize([1.0], [15.0], 1.0, 32)
-    found = report.ratios(serial, mixed, uniform, idle_p50=0.2, busy_p50=0.25)
-    assert found["throughput_vs_serial"] == {"1": 2.0, "32": 12.0}
+    mixed = {1: report.summarize([1.0], [2.0], 1.0, 1), 32: report.summarize([1.0], [16.0], 1.0, 32)}
+    uniform = report.summarize([1.0], [20.0], 1.0, 32)
+    found = report.ratios(serial, mixed, uniform, idle_p50=0.2, busy_p50=0.25, ttfa_16_p50=0.3)
+    assert found["throughput_vs_serial"] == {"1": 2.0, "32": 16.0}
     assert found["mixed_vs_uniform_32"] == 0.8 and found["short_busy_vs_idle_p50"] == 1.25
     verdicts = {g["goal"].split()[0]: g["verdict"] for g in report.goals(found)}
-    assert verdicts == {"throughput": "PASS", "mixed": "MISS", "short": "PASS", "API": "N/A"}
+    assert verdicts == {"throughput": "PASS", "mixed": "MISS", "short": "PASS", "time": "MISS", "API": "N/A"}
     without_32 = report.ratios(serial, {1: mixed[1]}, None, idle_p50=0.0, busy_p50=0.3)
-    assert [g["verdict"] for g in report.goals(without_32)] == ["N/A", "N/A", "N/A", "N/A"]
+    assert [g["verdict"] for g in report.goals(without_32)] == ["N/A"] * 5
 
 
 def test_first_byte_overhead_is_http_less_grpc_per_level():
@@ -48,7 +48,12 @@ def test_first_byte_overhead_is_http_less_grpc_per_level():
 def test_table_shows_every_run_and_goal():
     run = report.summarize([1.0], [2.0], 1.0, 1).as_dict()
     short = {"idle_p50": 0.1, "busy_p50": 0.1, "long_requests": 8, "long_running_at_last_short": 8}
-    found = {"throughput_32_vs_serial": 12.0, "mixed_vs_uniform_32": 1.0, "short_busy_vs_idle_p50": 1.0}
+    found = {
+        "throughput_32_vs_serial": 16.0,
+        "mixed_vs_uniform_32": 1.0,
+        "short_busy_vs_idle_p50": 1.0,
+        "ttfa_16_p50": 0.2,
+    }
     text = report.table(
         {
             "serial": run,
@@ -60,7 +65,7 @@ def test_table_shows_every_run_and_goal():
             "goals": report.goals(found),
         }
     )
-    assert "serial (in-process)" in text and "deployed uniform" in text and text.count("PASS") == 3
+    assert "serial (in-process)" in text and "deployed uniform" in text and text.count("PASS") == 4
     assert "the API adds 10.0 ms at p50" in text
 
 

@@ -80,6 +80,15 @@ def test_a_seeded_row_is_the_same_alone_beside_63_others_and_joining_late(custom
         np.testing.assert_allclose(got.final[position], alone.final[0], atol=1e-4)
 
 
+def test_rows_that_leave_do_not_leave_their_settings_behind(custom: Engine) -> None:
+    """A departed row's slot stays in the step's row bucket (4 slots for 3 rows): its settings
+    must not outlive it (its top-k of 300 is beyond the remaining rows' candidate width)."""
+    rows = [custom_request(TEXTS[i], seed=i, max_new_tokens=20) for i in range(3)]
+    wide = custom_request(TEXTS[1], seed=9, max_new_tokens=3, top_k=300)
+    got = drive(StepRunner(custom, max_rows=4), [(0, [*rows, wide])])
+    assert all(isinstance(got.final[i], np.ndarray) for i in range(4)), got.final
+
+
 def test_the_counter_step_computes_the_packages_network(custom: Engine) -> None:
     """Greedy everywhere (no noise), fp32: the counter engine's rearranged layers give the codes
     of the package's own modules (the reference batch), step after step, for rows of different
