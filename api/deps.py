@@ -11,6 +11,7 @@ from sqlmodel import Session
 from api.errors import UnauthorizedError
 from api.inference.client import TritonGateway
 from api.services.api_keys import UNRESTRICTED, Principal
+from api.services.caller import Caller
 from api.services.limits import CallerSlots, InflightLimiter
 from api.settings import Settings
 from api.store.database import Database
@@ -64,3 +65,11 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 # Paging offset: bounded so that the database (64-bit integers) never sees a number it cannot bind.
 MAX_OFFSET = 2**31 - 1
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+
+
+def get_caller(session: SessionDep, triton: TritonDep, settings: SettingsDep, principal: PrincipalDep) -> Caller:
+    return Caller(session=session, triton=triton, settings=settings, principal=principal)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+"""Everything a use case needs of the request, for routes that only pass it on."""

@@ -10,7 +10,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from api.audio.stream import MEDIA_TYPES
-from api.deps import DatabaseDep, LimiterDep, PrincipalDep, SessionDep, SettingsDep, TritonDep
+from api.deps import CallerDep, DatabaseDep, LimiterDep, PrincipalDep, SessionDep, SettingsDep, TritonDep
 from api.errors import is_openai
 from api.http_errors import extend_openapi
 from api.schemas.openai import (
@@ -88,11 +88,8 @@ async def list_voices(
 
 @router.post("/audio/voices", response_model=VoiceObject, responses=error_responses(400, 409, 413, 429, 502, 503))
 async def create_voice(
-    session: SessionDep,
-    triton: TritonDep,
-    settings: SettingsDep,
+    caller: CallerDep,
     limiter: LimiterDep,
-    principal: PrincipalDep,
     audio_sample: Annotated[UploadFile, File(description="Reference audio (WAV, MP3, OGG, FLAC), 1 to 30 s")],
     name: Annotated[str, Form()],
     ref_text: Annotated[str, Form(description="Transcript of the sample")],
@@ -106,15 +103,7 @@ async def create_voice(
     fields: dict[str, Any] = {"name": name, "ref_text": ref_text, "language": language, "description": description}
     fields |= {"x_vector_only": x_vector_only_mode, "model_size": model_size}
     async with limiter.slot():  # creating computes a clone prompt on Triton
-        return await openai_voices.create_voice(
-            session=session,
-            triton=triton,
-            settings=settings,
-            principal=principal,
-            audio_sample=audio_sample,
-            fields=fields,
-            kind=type,
-        )
+        return await openai_voices.create_voice(caller, audio_sample=audio_sample, fields=fields, kind=type)
 
 
 @router.delete("/audio/voices/{voice_id}", response_model=VoiceDeleted, responses=error_responses(404, 503))

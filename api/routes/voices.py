@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from api.audio.decode import media_type
-from api.deps import LimiterDep, OffsetQuery, PrincipalDep, SessionDep, SettingsDep, TritonDep
+from api.deps import CallerDep, LimiterDep, OffsetQuery, PrincipalDep, SessionDep, SettingsDep, TritonDep
 from api.routes.tts import ERRORS
 from api.schemas.pages import page_fields
 from api.schemas.tts import ErrorResponse, TTSResponse
@@ -47,35 +47,17 @@ def _created(voice: Any, verb: str) -> VoiceSaved:
 
 
 @router.post("", response_model=VoiceSaved, responses=CREATE_ERRORS)
-async def create_voice(
-    body: VoiceCreate,
-    session: SessionDep,
-    triton: TritonDep,
-    settings: SettingsDep,
-    limiter: LimiterDep,
-    principal: PrincipalDep,
-) -> VoiceSaved:
+async def create_voice(body: VoiceCreate, caller: CallerDep, limiter: LimiterDep) -> VoiceSaved:
     async with limiter.slot():  # creating computes a clone prompt on Triton
-        audio, field = await voices.reference_bytes(body, settings=settings)
-        voice = await voices.create_voice(
-            session=session,
-            triton=triton,
-            settings=settings,
-            principal=principal,
-            body=body,
-            audio=audio,
-            audio_field=field,
-        )
+        audio, field = await voices.reference_bytes(body, settings=caller.settings)
+        voice = await voices.create_voice(caller, body=body, audio=audio, audio_field=field)
     return _created(voice, "creada")
 
 
 @router.post("/upload", response_model=VoiceSaved, responses=CREATE_ERRORS)
 async def create_voice_from_upload(
-    session: SessionDep,
-    triton: TritonDep,
-    settings: SettingsDep,
+    caller: CallerDep,
     limiter: LimiterDep,
-    principal: PrincipalDep,
     ref_audio: Annotated[UploadFile, File(description="Reference audio (WAV, MP3, OGG, FLAC)")],
     name: Annotated[str, Form()],
     ref_text: Annotated[str, Form()],
@@ -104,16 +86,8 @@ async def create_voice_from_upload(
     }
     body = voice_from_form(fields)
     async with limiter.slot():
-        audio = await read_upload(ref_audio, max_bytes=settings.max_upload_bytes)
-        voice = await voices.create_voice(
-            session=session,
-            triton=triton,
-            settings=settings,
-            principal=principal,
-            body=body,
-            audio=audio,
-            audio_field="ref_audio",
-        )
+        audio = await read_upload(ref_audio, max_bytes=caller.settings.max_upload_bytes)
+        voice = await voices.create_voice(caller, body=body, audio=audio, audio_field="ref_audio")
     return _created(voice, "creada")
 
 

@@ -11,14 +11,13 @@ from sqlmodel import Session
 
 from api.catalog import SPEAKERS
 from api.errors import NotFoundError, ValidationFailed
-from api.inference.client import TritonGateway
 from api.openai_catalog import OPENAI_VOICES, model_choice, model_ids
 from api.schemas.openai import ModelList, ModelObject, VoiceObject, VoiceObjectList
 from api.schemas.voices import TIME_FORMAT, VoicePublic, voice_from_form
 from api.services import voices
 from api.services.api_keys import Principal
+from api.services.caller import Caller
 from api.services.reference import read_upload
-from api.settings import Settings
 
 
 def models() -> ModelList:
@@ -66,28 +65,13 @@ async def list_voices(*, session: Session, principal: Principal, limit: int) -> 
 
 
 async def create_voice(
-    *,
-    session: Session,
-    triton: TritonGateway,
-    settings: Settings,
-    principal: Principal,
-    audio_sample: UploadFile,
-    fields: dict[str, Any],
-    kind: str | None,
+    caller: Caller, *, audio_sample: UploadFile, fields: dict[str, Any], kind: str | None
 ) -> VoiceObject:
     """A cloned voice from an uploaded sample (OpenAI's `type: audio_sample`; `prompt` is not offered:
     VoiceDesign speaks from a description per request, with task_type VoiceDesign)."""
     if kind not in (None, "audio_sample"):
         raise ValidationFailed(f"type: {kind!r} is not supported; use audio_sample", field="type")
     body = voice_from_form(fields)
-    audio = await read_upload(audio_sample, max_bytes=settings.max_upload_bytes)
-    voice = await voices.create_voice(
-        session=session,
-        triton=triton,
-        settings=settings,
-        principal=principal,
-        body=body,
-        audio=audio,
-        audio_field="audio_sample",
-    )
+    audio = await read_upload(audio_sample, max_bytes=caller.settings.max_upload_bytes)
+    voice = await voices.create_voice(caller, body=body, audio=audio, audio_field="audio_sample")
     return cloned(voice)

@@ -18,7 +18,6 @@ from api.audio.decode import DecodedAudio
 from api.audio.fetch import fetch_audio_bytes
 from api.catalog import Variant
 from api.errors import BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError, ValidationFailed
-from api.inference.client import TritonGateway
 from api.schemas.tts import GenerationParams, check_language
 from api.schemas.voices import (
     TIME_FORMAT,
@@ -32,6 +31,7 @@ from api.schemas.voices import (
 )
 from api.services import clone_prompts, reference
 from api.services.api_keys import Principal
+from api.services.caller import Caller
 from api.services.synthesis import resolve_size
 from api.settings import Settings
 from api.store import voices as store
@@ -105,17 +105,9 @@ def _new_row(body: VoiceBase, owner: str | None) -> Voice:
     )
 
 
-async def create_voice(
-    *,
-    session: Session,
-    triton: TritonGateway,
-    settings: Settings,
-    principal: Principal,
-    body: VoiceBase,
-    audio: bytes,
-    audio_field: str,
-) -> VoicePublic:
+async def create_voice(caller: Caller, *, body: VoiceBase, audio: bytes, audio_field: str) -> VoicePublic:
     """Decode the reference, have the Base model compute the clone prompt, store all three."""
+    session, triton, settings, principal = caller.session, caller.triton, caller.settings, caller.principal
     decoded = await _decode(audio, field=audio_field)
     size = resolve_size(body.model_size, Variant.VOICE_CLONE, settings)
     model, weights = await clone_prompts.resolve_model(triton=triton, size=size)

@@ -15,6 +15,7 @@ from api.inference.tensors import ClonePrompt
 from api.schemas.voices import ClonedVoiceTTSRequest, VoiceBase, slugify
 from api.services import clone_prompts, status, voices
 from api.services.api_keys import UNRESTRICTED
+from api.services.caller import Caller
 from api.services.cloned_voice_tts import sampling
 from api.services.reference import base64_bytes
 from api.services.voices import new_voice_id
@@ -71,15 +72,8 @@ def test_concurrent_first_uses_build_one_prompt(tmp_path: Path):
 
     async def scenario() -> list[ClonePrompt]:
         body = VoiceBase(name="Voz", ref_text="Hola")
-        created = await voices.create_voice(
-            session=next(database.sessions()),
-            triton=triton,
-            settings=settings,
-            principal=UNRESTRICTED,
-            body=body,
-            audio=wav_bytes(),
-            audio_field="ref_audio",
-        )  # type: ignore[arg-type]
+        caller = Caller(session=next(database.sessions()), triton=triton, settings=settings, principal=UNRESTRICTED)  # type: ignore[arg-type]
+        created = await voices.create_voice(caller, body=body, audio=wav_bytes(), audio_field="ref_audio")
         voice = await voices.get_voice(session=next(database.sessions()), principal=UNRESTRICTED, voice_id=created.id)
         first_uses = (
             clone_prompts.prompt_for(
