@@ -72,7 +72,10 @@ class CodeRecorder:
 def same(ours: Outcome, theirs: Outcome) -> None:
     assert isinstance(ours, np.ndarray) and isinstance(theirs, np.ndarray)
     assert ours.shape == theirs.shape
-    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    # The speech codes are compared exactly (codes_of); the audio only to rounding: the codec's float
+    # sums depend on how many rows share its call and on thread scheduling, which a loaded machine
+    # changes (2.6e-5 seen on a shared 2-core machine, on audio of amplitude ~0.1).
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
 
 
 def codes_of(tts: Any, action: Any) -> tuple[Any, list[torch.Tensor]]:
