@@ -36,6 +36,7 @@ __all__ = [
 
 
 ENGINES = ("continuous", "grouped")
+GRAPH_MODES = ("auto", "off")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 SAMPLERS = ("counter", "reference")
 
@@ -84,6 +85,10 @@ class EngineConfig:
     """Continuous engine: a row stops after 100 + this many frames per token of its text, even
     before max_new_tokens (real models sometimes never sample EOS and would speak noise up to the
     limit). 25 frames (2 s) per token is several times any real speech rate; 0 turns it off."""
+    cuda_graphs: str = setting("auto", "QWEN_TTS_CUDA_GRAPHS", choices=GRAPH_MODES)
+    """Continuous engine on a GPU: `auto` captures each step shape as a CUDA graph at its second
+    use and replays it (a capture that fails runs eagerly, logged and counted in
+    `qwen_tts_engine_cuda_graph_fallbacks_total`); `off` runs every step eagerly. The CPU is eager."""
 
 
 def chunk_schedule(config: EngineConfig) -> tuple[int, ...]:

@@ -67,6 +67,10 @@ class LoopRunner(ABC):
 
     frames_done: int = 0
     """Codec frames generated so far (for the metrics)."""
+    graphs_captured: int = 0
+    """Step shapes replayed from CUDA graphs now (for the metrics)."""
+    graph_fallbacks: int = 0
+    """Graph captures that failed so far, those steps running eagerly (for the metrics)."""
 
     @abstractmethod
     def admit(self, submissions: list[Submission]) -> None: ...
@@ -96,6 +100,9 @@ class LoopStats:
     """Requests received but not yet in the batch: those that arrived during the step (admitted at
     the next one) and those waiting for a free row (the batch is full)."""
     step_seconds: float
+    graphs_captured: int = 0
+    graph_fallbacks: int = 0
+    """So far, in the runner's life (the metrics count the increase)."""
 
 
 class GenerationLoop:
@@ -162,7 +169,15 @@ class GenerationLoop:
     def _report(self, frames: int, pending: int, seconds: float) -> None:
         if self._observe is None:
             return
-        stats = LoopStats(self._runner.active(), frames, pending + self._inbox.qsize(), seconds)
+        runner = self._runner
+        stats = LoopStats(
+            runner.active(),
+            frames,
+            pending + self._inbox.qsize(),
+            seconds,
+            graphs_captured=runner.graphs_captured,
+            graph_fallbacks=runner.graph_fallbacks,
+        )
         try:
             self._observe(stats)
         except Exception:  # metrics must never stop generation

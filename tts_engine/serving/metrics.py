@@ -45,6 +45,15 @@ class EngineMetrics:
         self.frames = metric(
             "qwen_tts_engine_frames_total", family.COUNTER, f"Codec frames generated ({FRAME_SECONDS} s of audio each)"
         )
+        self.graphs = metric(
+            "qwen_tts_engine_cuda_graphs", family.GAUGE, "Step shapes replayed from CUDA graphs (QWEN_TTS_CUDA_GRAPHS)"
+        )
+        self.fallbacks = metric(
+            "qwen_tts_engine_cuda_graph_fallbacks_total",
+            family.COUNTER,
+            "CUDA graph captures that failed: those step shapes run eagerly (slower, still correct)",
+        )
+        self._fallbacks_seen = 0
         self.capacity.set(max_rows)
         # Each model is its own process: /models sums these over the models (server_info.py).
         self._memory = memory
@@ -70,3 +79,7 @@ class EngineMetrics:
         self.steps.increment(1)
         self.busy.increment(stats.step_seconds)
         self.frames.increment(stats.frames)
+        self.graphs.set(stats.graphs_captured)
+        if stats.graph_fallbacks > self._fallbacks_seen:
+            self.fallbacks.increment(stats.graph_fallbacks - self._fallbacks_seen)
+            self._fallbacks_seen = stats.graph_fallbacks

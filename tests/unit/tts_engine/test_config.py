@@ -28,6 +28,7 @@ SAMPLES = {
     "sampler": ("reference", "counter"),
     "max_positions": (1024, 8192),
     "max_frames_per_text_token": (40, 0),
+    "cuda_graphs": ("off", "auto"),
 }
 
 
@@ -90,6 +91,7 @@ def test_every_existing_variable_is_a_setting():
         "QWEN_TTS_SAMPLER": "sampler",
         "QWEN_TTS_MAX_POSITIONS": "max_positions",
         "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN": "max_frames_per_text_token",
+        "QWEN_TTS_CUDA_GRAPHS": "cuda_graphs",
     }
     assert set(SAMPLES) == {spec.name for spec in SETTINGS}
 
@@ -108,6 +110,7 @@ def test_defaults_are_the_dataclass_defaults_and_what_the_generator_writes():
         "sampler": "counter",
         "max_positions": "4096",
         "max_frames_per_text_token": "25",
+        "cuda_graphs": "auto",
     }
     # The generated parameters parse back to the same defaults.
     assert parse_engine_config(config_json(**BASE, **default_parameters()), env={}) == cfg

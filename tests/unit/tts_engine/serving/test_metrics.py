@@ -40,12 +40,16 @@ class FakePbUtils:
 def test_stats_accumulate_into_gauges_and_counters() -> None:
     metrics = EngineMetrics(FakePbUtils(), model="custom_voice_1_7b", max_rows=32)
     metrics.observe(LoopStats(active_rows=3, frames=3, waiting=2, step_seconds=0.05))
-    metrics.observe(LoopStats(active_rows=1, frames=3, waiting=0, step_seconds=0.04))
+    metrics.observe(LoopStats(active_rows=1, frames=3, waiting=0, step_seconds=0.04, graphs_captured=2))
+    metrics.observe(LoopStats(1, 0, 0, 0.0, graphs_captured=3, graph_fallbacks=2))
+    metrics.observe(LoopStats(1, 0, 0, 0.0, graphs_captured=3, graph_fallbacks=2))
     made: dict[str, Any] = {name: entry[1].value for name, entry in FakeFamily.made.items()}
     assert made["qwen_tts_engine_active_rows"] == 1
     assert made["qwen_tts_engine_waiting_requests"] == 0
     assert made["qwen_tts_engine_max_rows"] == 32
-    assert made["qwen_tts_engine_steps_total"] == 2
+    assert made["qwen_tts_engine_steps_total"] == 4
+    assert made["qwen_tts_engine_cuda_graphs"] == 3
+    assert made["qwen_tts_engine_cuda_graph_fallbacks_total"] == 2, "counted once however often it is reported"
     assert made["qwen_tts_engine_frames_total"] == 6
     assert abs(made["qwen_tts_engine_step_seconds_total"] - 0.09) < 1e-9
     assert {entry[2]["model"] for entry in FakeFamily.made.values()} == {"custom_voice_1_7b"}
