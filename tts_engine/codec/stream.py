@@ -7,11 +7,18 @@
   dropped. The codec decoder is causal with a 72-frame attention window: with that much context a
   chunk matches the same span of a whole-row decode closely (public servers found 25 frames too
   few: audible joins).
+
+Whole rows and streamed pieces share codec calls: every piece becomes a span of codes, the spans
+are grouped by length bucket (`FRAME_BUCKETS`, so a call pads its rows to similar lengths, not to
+the longest of the lot) and each group is decoded in calls of up to `codec_batch_rows` rows. The
+decoder is causal, so a row's padding never changes its samples (the package trims each row).
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,17 +26,50 @@ import torch
 
 LEFT_CONTEXT_FRAMES = 72
 
-Piece = tuple[torch.Tensor | None, Sequence[Sequence[int]], int]
+FRAME_BUCKETS = (16, 32, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
+"""Span lengths (frames) that share a call: a streamed chunk with its context (72 + 8) falls in 96."""
+
+Piece = tuple[torch.Tensor | None, Sequence[Any], int]
 """(ICL reference codes [R, G] or None, the row's frames (G codes each), first frame to decode)."""
+
+
+@dataclass(frozen=True)
+class Span:
+    codes: torch.Tensor
+    """[T, G] what the codec decodes: context frames, then the frames owed."""
+    context: int
+    """Frames in front whose samples are dropped (a streamed piece's left context)."""
+    reference: int
+    """ICL reference frames in front of a whole row (cut the package's way)."""
+
+
+def _codes(frames: Sequence[Any]) -> torch.Tensor:
+    rows = list(frames)
+    if rows and isinstance(rows[0], torch.Tensor):
+        return torch.stack(rows).cpu()
+    return torch.tensor(rows, dtype=torch.long)
 
 
 def _history(piece: Piece) -> tuple[torch.Tensor, int]:
     """The row's codes with its reference in front, and where its own frames begin."""
     ref_code, frames, _ = piece
-    codes = torch.tensor(list(frames), dtype=torch.long)
+    codes = _codes(frames)
     if ref_code is None:
         return codes, 0
     return torch.cat([ref_code.to(codes.device), codes]), int(ref_code.shape[0])
+
+
+def span(piece: Piece) -> Span | None:
+    """What decoding `piece` takes; None when it owes no audio (a final piece after its last chunk)."""
+    codes, offset = _history(piece)
+    start = piece[2]
+    if start == 0:
+        return Span(codes, 0, offset)
+    if len(piece[1]) <= start:
+        return None
+    begin = offset + start
+    left = min(LEFT_CONTEXT_FRAMES, begin)
+    return Span(codes[begin - left :], left, 0)
 
 
 def codec_batch_rows(device: Any) -> int:
@@ -40,43 +80,37 @@ def codec_batch_rows(device: Any) -> int:
     return 32 if torch.device(device).type == "cuda" else 8
 
 
-def _decode(tts: Any, codes: list[torch.Tensor]) -> list[np.ndarray]:
-    rows = codec_batch_rows(tts.model.device)
-    out: list[np.ndarray] = []
-    for start in range(0, len(codes), rows):
-        wavs, _ = tts.model.speech_tokenizer.decode([{"audio_codes": c} for c in codes[start : start + rows]])
-        out += [np.asarray(w, dtype=np.float32).reshape(-1) for w in wavs]
-    return out
+def frame_bucket(frames: int) -> int:
+    """The bucket of a span this long (spans longer than the last bucket share the last one)."""
+    return FRAME_BUCKETS[min(bisect.bisect_left(FRAME_BUCKETS, frames), len(FRAME_BUCKETS) - 1)]
 
 
-def decode_final(tts: Any, pieces: Sequence[Piece]) -> list[np.ndarray]:
-    """The audio each row still owes its client: all of it, or what follows its streamed chunks."""
-    whole = [i for i, piece in enumerate(pieces) if piece[2] == 0]
+def calls(spans: Sequence[Span], rows: int) -> list[list[int]]:
+    """Indices of `spans` per codec call: same length bucket, at most `rows` each, shortest first."""
+    order = sorted(range(len(spans)), key=lambda i: spans[i].codes.shape[0])
+    groups: dict[int, list[int]] = {}
+    for index in order:
+        groups.setdefault(frame_bucket(spans[index].codes.shape[0]), []).append(index)
+    return [group[i : i + rows] for group in groups.values() for i in range(0, len(group), rows)]
+
+
+def _audio(span: Span, wav: np.ndarray) -> np.ndarray:
+    frames = max(span.codes.shape[0], 1)
+    if span.context:
+        return wav[span.context * (wav.shape[0] // frames) :]
+    if span.reference:  # the package's own cut: the reference's share of the samples
+        return wav[int(span.reference / frames * wav.shape[0]) :]
+    return wav
+
+
+def decode_pieces(tts: Any, pieces: Sequence[Piece]) -> list[np.ndarray]:
+    """The audio each piece owes its client (float32, 24 kHz): whole rows and streamed pieces alike."""
     out: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(pieces)
-    if whole:
-        histories = [_history(pieces[i]) for i in whole]
-        for i, (codes, offset), wav in zip(whole, histories, _decode(tts, [h[0] for h in histories]), strict=True):
-            # the package's own cut: the reference's share of the samples
-            out[i] = wav[int(offset / max(codes.shape[0], 1) * wav.shape[0]) :] if offset else wav
-    rest = [i for i, piece in enumerate(pieces) if piece[2] > 0 and len(piece[1]) > piece[2]]
-    for i, chunk in zip(rest, decode_chunks(tts, [pieces[i] for i in rest]), strict=True):
-        out[i] = chunk
+    owed = [(i, s) for i, s in ((i, span(p)) for i, p in enumerate(pieces)) if s is not None]
+    spans = [s for _, s in owed]
+    codec = tts.model.speech_tokenizer
+    for call in calls(spans, codec_batch_rows(tts.model.device)):
+        wavs, _ = codec.decode([{"audio_codes": spans[i].codes} for i in call])
+        for index, wav in zip(call, wavs, strict=True):
+            out[owed[index][0]] = _audio(spans[index], np.asarray(wav, dtype=np.float32).reshape(-1))
     return out
-
-
-def decode_chunks(tts: Any, pieces: Sequence[Piece]) -> list[np.ndarray]:
-    """Each row's frames from `start` on, decoded with left context, context samples dropped."""
-    if not pieces:
-        return []
-    spans = []
-    for piece in pieces:
-        codes, offset = _history(piece)
-        begin = offset + piece[2]
-        left = min(LEFT_CONTEXT_FRAMES, begin)
-        spans.append((codes[begin - left :], left))
-    wavs = _decode(tts, [codes for codes, _ in spans])
-    chunks = []
-    for (codes, left), wav in zip(spans, wavs, strict=True):
-        per_frame = wav.shape[0] // max(codes.shape[0], 1)
-        chunks.append(wav[left * per_frame :])
-    return chunks

@@ -1,0 +1,125 @@
+"""Codec batching on the real tiny codec: whole rows and streamed pieces share calls grouped by
+length bucket, and every piece gets exactly the audio it gets decoded alone (to float rounding)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from tts_engine.codec.stream import FRAME_BUCKETS, Piece, Span, calls, decode_pieces, frame_bucket
+from tts_engine.codec.worker import CodecWorker, DecodeJob
+
+ROOT = Path(__file__).resolve().parents[4]
+TINY = ROOT / ".cache" / "tiny-checkpoints" / "Qwen3-TTS-12Hz-0.6B-Base"
+SAMPLES = 1920
+
+
+@pytest.fixture(scope="module")
+def tts() -> Any:
+    if not TINY.is_dir():
+        pytest.fail(f"tiny checkpoint missing in {TINY}: run scripts/install.sh")
+    from qwen_tts import Qwen3TTSModel
+
+    return Qwen3TTSModel.from_pretrained(str(TINY), device_map="cpu", dtype=torch.float32)
+
+
+def frames(tts: Any, count: int, seed: int) -> list[list[int]]:
+    config = tts.model.speech_tokenizer.model.config.decoder_config
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, config.codebook_size, (count, config.num_quantizers), generator=g).tolist()
+
+
+class CountingCodec:
+    """Counts the codec's calls and the rows of each."""
+
+    def __init__(self, tts: Any) -> None:
+        self.codec, self.lock = tts.model.speech_tokenizer, threading.Lock()
+        self.rows: list[list[int]] = []
+
+    def __enter__(self) -> CountingCodec:
+        original = self.codec.decode
+
+        def decode(encoded: list[dict[str, torch.Tensor]]) -> Any:
+            with self.lock:
+                self.rows.append([item["audio_codes"].shape[0] for item in encoded])
+            return original(encoded)
+
+        self.codec.decode = decode
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self.codec.decode
+
+
+def test_spans_share_calls_by_length_bucket_and_row_limit() -> None:
+    def spans(*lengths: int) -> list[Span]:
+        return [Span(torch.zeros(n, 2, dtype=torch.long), 0, 0) for n in lengths]
+
+    assert [frame_bucket(n) for n in (1, 16, 17, 80, 96, 97, 5000)] == [16, 16, 32, 96, 96, 128, FRAME_BUCKETS[-1]]
+    grouped = calls(spans(80, 10, 90, 12, 300, 85, 81), rows=2)
+    assert grouped == [[1, 3], [0, 6], [5, 2], [4]]
+
+
+def test_whole_rows_and_streamed_pieces_decode_together_as_they_would_alone(tts: Any) -> None:
+    reference = torch.tensor(frames(tts, 6, 99))
+    long_row = frames(tts, 40, 1)
+    pieces: list[Piece] = [
+        (None, frames(tts, 12, 2), 0),  # a whole row
+        (None, long_row, 36),  # a streamed chunk: 36 frames of context, 4 owed
+        (reference, frames(tts, 20, 3), 0),  # a whole ICL row: the reference's audio cut off
+        (None, frames(tts, 30, 4), 30),  # a final piece after its last chunk: owes nothing
+        (reference, frames(tts, 9, 5), 4),  # a chunk whose context reaches into the reference
+        (None, frames(tts, 15, 6), 0),
+    ]
+    with CountingCodec(tts) as counted:
+        together = decode_pieces(tts, pieces)
+    alone = [decode_pieces(tts, [piece])[0] for piece in pieces]
+    assert counted.rows == [[12, 15, 15], [26], [40]], "spans of one length bucket share a call"
+    owed = [12, 4, 20, 0, 5, 15]
+    for got, want, count in zip(together, alone, owed, strict=True):
+        assert got.shape == want.shape == (count * SAMPLES,)
+        np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_the_worker_decodes_what_is_queued_in_shared_calls_chunks_before_finals(tts: Any) -> None:
+    sent: list[tuple[int, str, int]] = []
+
+    class Sink:
+        def __init__(self, index: int) -> None:
+            self.index = index
+
+        def chunk(self, audio: np.ndarray) -> None:
+            sent.append((self.index, "chunk", audio.size))
+
+        def finish(self, outcome: Any) -> None:
+            sent.append((self.index, "final", outcome.size))
+
+    entered, gate = threading.Event(), threading.Event()
+    worker = CodecWorker(tts)
+    try:
+        with CountingCodec(tts) as counted:
+            counting = tts.model.speech_tokenizer.decode
+
+            def held(encoded: list[dict[str, torch.Tensor]]) -> Any:
+                entered.set()
+                gate.wait()
+                return counting(encoded)
+
+            tts.model.speech_tokenizer.decode = held
+            worker.submit(DecodeJob(Sink(-1), (None, frames(tts, 3, 0), 0), final=True))
+            assert entered.wait(30)  # the worker is busy: what follows queues up meanwhile
+            worker.submit(DecodeJob(Sink(0), (None, frames(tts, 8, 7), 4), final=False))
+            worker.submit(DecodeJob(Sink(0), (None, frames(tts, 8, 7), 8), final=True))
+            worker.submit(DecodeJob(Sink(1), (None, frames(tts, 10, 8), 0), final=True))
+            gate.set()
+            worker.flush()
+    finally:
+        worker.close()
+    assert sent == [(-1, "final", 3 * SAMPLES), (0, "chunk", 4 * SAMPLES), (0, "final", 0), (1, "final", 10 * SAMPLES)]
+    assert counted.rows == [[3], [8, 10]], "the chunk and the finished row shared the second call"
+    assert worker.calls == 2 and worker.busy_seconds > 0
