@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tiny_checkpoints import weights
-from tiny_checkpoints.configs import PREPROCESSOR_CONFIG, TinyShape, codec_config, main_config, tiny_shape
+from tiny_checkpoints.configs import PREPROCESSOR_CONFIG, TinyShape, codec_config, main_config, real_shape, tiny_shape
 from tiny_checkpoints.ids import GENERATION_CONFIG, VARIANT_DIRS
 from tiny_checkpoints.tokenizer import write_text_tokenizer
 
@@ -40,7 +40,9 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _marker(variant: str, size: str, shape: TinyShape, seed: int, real_codebook: bool) -> dict[str, Any]:
+    real_dims = {"real_dims": True} if shape.real_codec else {}
     return {
+        **real_dims,
         "tiny_random": True,
         "generator_version": GENERATOR_VERSION,
         "variant": variant,
@@ -54,14 +56,15 @@ def _marker(variant: str, size: str, shape: TinyShape, seed: int, real_codebook:
     }
 
 
-def _write_files(out_dir: Path, variant: str, size: str, shape: TinyShape, seed: int) -> None:
+def _write_files(out_dir: Path, variant: str, size: str, shape: TinyShape, seed: int, device: str, dtype: Any) -> None:
     """Every file of one checkpoint, into an existing empty directory."""
     text_ids = write_text_tokenizer(out_dir)
     config = main_config(variant, size, shape, text_ids)
     _write_json(out_dir / "config.json", config)
     _write_json(out_dir / "generation_config.json", GENERATION_CONFIG)
-    model = weights.build_main_model(config, weights.derived_seed(seed, variant, size))
-    weights.save_weights(model, out_dir / "model.safetensors")
+    model = weights.build_main_model(config, weights.derived_seed(seed, variant, size), device)
+    weights.save_weights(model, out_dir / "model.safetensors", dtype)
+    del model
     codec_dir = out_dir / "speech_tokenizer"
     codec_dir.mkdir()
     codec = codec_config(shape)
@@ -69,7 +72,7 @@ def _write_files(out_dir: Path, variant: str, size: str, shape: TinyShape, seed:
     _write_json(codec_dir / "preprocessor_config.json", PREPROCESSOR_CONFIG)
     # One codec per (seed, shape), shared by all variants like the real 12 Hz tokenizer.
     codec_seed = weights.derived_seed(seed, "codec", str(shape.codebook_size), str(shape.num_code_groups))
-    weights.save_weights(weights.build_codec_model(codec, codec_seed), codec_dir / "model.safetensors")
+    weights.save_weights(weights.build_codec_model(codec, codec_seed, device), codec_dir / "model.safetensors", dtype)
 
 
 def _check_variant(variant: str, size: str) -> None:
@@ -98,23 +101,32 @@ def checkpoint_is_current(
 
 
 def write_tiny_checkpoint(
-    out_dir: Path, *, variant: str, size: str, real_codebook: bool = False, seed: int = 0
+    out_dir: Path,
+    *,
+    variant: str,
+    size: str,
+    real_codebook: bool = False,
+    seed: int = 0,
+    real_dims: bool = False,
+    device: str = "cpu",
+    dtype: Any = None,
 ) -> Path:
     """Write one tiny random checkpoint to `out_dir` (replacing what is there) and return its path.
 
     The files are written into a temporary sibling directory that is renamed into place at the end,
     so an interrupted run never leaves a half-written checkpoint at `out_dir`. The same arguments
-    always give byte-identical weight files.
+    always give byte-identical weight files. `real_dims`: the real model's sizes (random weights that
+    cost what real ones cost; gigabytes: make them on a GPU with `device`, store them in `dtype`).
     """
     _check_variant(variant, size)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    shape = tiny_shape(size, real_codebook)
+    shape = real_shape(size) if real_dims else tiny_shape(size, real_codebook)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        _write_files(scratch, variant, size, shape, seed)
+        _write_files(scratch, variant, size, shape, seed, device, dtype)
         # The marker goes last: a directory with a marker is complete.
-        _write_json(scratch / MARKER_FILE, _marker(variant, size, shape, seed, real_codebook))
+        _write_json(scratch / MARKER_FILE, _marker(variant, size, shape, seed, real_codebook or real_dims))
         _replace_dir(scratch, out_dir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

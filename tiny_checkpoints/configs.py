@@ -1,4 +1,5 @@
-"""The `config.json` files of a tiny checkpoint: the real architecture at a few dozen hidden units.
+"""The `config.json` files of a tiny checkpoint: the real architecture at a few dozen hidden units,
+or at the real sizes (`real_shape`: random weights that cost what the real ones cost, for the GPU check).
 
 Constraints taken from the package source (C = codebook size, G = code groups; real: 2048 and 16):
 the talker vocabulary is exactly C + 1024, the control tokens keep their real offsets from C, the
@@ -26,7 +27,7 @@ SAMPLES_PER_FRAME = 1920
 
 @dataclass(frozen=True)
 class TinyShape:
-    """The sizes of one tiny checkpoint."""
+    """The sizes of one checkpoint (tiny unless said otherwise)."""
 
     codebook_size: int
     num_code_groups: int
@@ -34,6 +35,31 @@ class TinyShape:
     predictor_hidden: int
     text_hidden: int = 32
     head_dim: int = 16
+    talker_layers: int = 2
+    predictor_layers: int = 1
+    heads: int = 2
+    kv_heads: int = 1
+    mlp_ratio: int = 2
+    text_vocab: int = 0
+    """Text embedding rows; 0: as many as the tiny tokenizer has."""
+    real_codec: bool = False
+
+
+REAL_SHAPES = {
+    # Qwen3-TTS-12Hz-1.7B-*: talker 28 x 2048 (16 heads, 8 KV heads of 128), code predictor 5 x 1024,
+    # the Qwen text vocabulary; the published config.json files.
+    "1.7B": TinyShape(
+        2048, 16, 2048, 1024, text_hidden=2048, head_dim=128, talker_layers=28, predictor_layers=5,
+        heads=16, kv_heads=8, mlp_ratio=3, text_vocab=151936, real_codec=True,
+    ),
+}  # fmt: skip
+
+
+def real_shape(size: str) -> TinyShape:
+    """The real model's sizes (only those whose published configs are known here)."""
+    if size not in REAL_SHAPES:
+        raise ValueError(f"no real dimensions known for size {size!r}: known {sorted(REAL_SHAPES)}")
+    return REAL_SHAPES[size]
 
 
 def tiny_shape(size: str, real_codebook: bool) -> TinyShape:
@@ -57,10 +83,10 @@ def _talker_config(variant: str, shape: TinyShape, text_vocab_size: int) -> dict
         languages = {name: i for name, i in languages.items() if "dialect" not in name}
     speakers = REAL_SPEAKERS if variant == "custom_voice" else ()
     return {
-        **_transformer_dims(shape.talker_hidden, shape.head_dim, layers=2),
+        **_transformer_dims(shape, shape.talker_hidden, layers=shape.talker_layers),
         "vocab_size": c + 1024,
         "text_hidden_size": shape.text_hidden,
-        "text_vocab_size": text_vocab_size,
+        "text_vocab_size": shape.text_vocab or text_vocab_size,
         "num_code_groups": shape.num_code_groups,
         "rope_scaling": {
             "rope_type": "default",
@@ -72,21 +98,21 @@ def _talker_config(variant: str, shape: TinyShape, text_vocab_size: int) -> dict
         "spk_id": {name: _codec_id(i, c) for name, i, _ in speakers},
         "spk_is_dialect": {name: dialect for name, _, dialect in speakers},
         "code_predictor_config": {
-            **_transformer_dims(shape.predictor_hidden, shape.head_dim, layers=1),
+            **_transformer_dims(shape, shape.predictor_hidden, layers=shape.predictor_layers),
             "vocab_size": c,
             "num_code_groups": shape.num_code_groups,
         },
     }
 
 
-def _transformer_dims(hidden: int, head_dim: int, *, layers: int) -> dict[str, Any]:
+def _transformer_dims(shape: TinyShape, hidden: int, *, layers: int) -> dict[str, Any]:
     return {
         "hidden_size": hidden,
-        "intermediate_size": 2 * hidden,
+        "intermediate_size": shape.mlp_ratio * hidden,
         "num_hidden_layers": layers,
-        "num_attention_heads": 2,
-        "num_key_value_heads": 1,
-        "head_dim": head_dim,
+        "num_attention_heads": shape.heads,
+        "num_key_value_heads": shape.kv_heads,
+        "head_dim": shape.head_dim,
         "hidden_act": "silu",
         "max_position_embeddings": 32768,
         "rms_norm_eps": 1e-6,
@@ -102,15 +128,17 @@ def _mrope_section(head_dim: int) -> list[int]:
 
 
 def _speaker_encoder_config(shape: TinyShape) -> dict[str, Any]:
+    real = shape.real_codec  # the real ECAPA-TDNN sizes, or a few channels
+    channels, attention, scale, se = ([512] * 4 + [1536], 128, 8, 128) if real else ([16] * 4 + [48], 8, 4, 8)
     return {
         "mel_dim": 128,  # hard-coded in the package's mel front end
         "enc_dim": shape.talker_hidden,  # the x-vector is used as a talker input embedding
-        "enc_channels": [16, 16, 16, 16, 48],
+        "enc_channels": channels,
         "enc_kernel_sizes": [5, 3, 3, 3, 1],
         "enc_dilations": [1, 2, 3, 4, 1],
-        "enc_attention_channels": 8,
-        "enc_res2net_scale": 4,
-        "enc_se_channels": 8,
+        "enc_attention_channels": attention,
+        "enc_res2net_scale": scale,
+        "enc_se_channels": se,
         "sample_rate": SAMPLE_RATE,
     }
 
@@ -173,6 +201,9 @@ def codec_config(shape: TinyShape) -> dict[str, Any]:
         "upsampling_ratios": [2, 2],  # 8 * 5 * 4 * 3 * 2 * 2 = 1920 samples per frame
         "decoder_dim": 32,
     }
+    if shape.real_codec:
+        encoder.update(REAL_ENCODER)
+        decoder.update(REAL_DECODER)
     return {
         "architectures": ["Qwen3TTSTokenizerV2Model"],
         "model_type": "qwen3_tts_tokenizer_12hz",
@@ -186,6 +217,17 @@ def codec_config(shape: TinyShape) -> dict[str, Any]:
         "transformers_version": "4.57.3",
     }
 
+
+# The real 12 Hz codec: a Mimi encoder at its published sizes, and the Qwen decoder's.
+REAL_ENCODER = {
+    "hidden_size": 512, "num_filters": 64, "codebook_dim": 256, "vector_quantization_hidden_dimension": 256,
+    "upsample_groups": 512, "num_hidden_layers": 8, "intermediate_size": 2048, "num_attention_heads": 8,
+    "num_key_value_heads": 8, "head_dim": 64,
+}  # fmt: skip
+REAL_DECODER = {
+    "codebook_dim": 512, "hidden_size": 512, "latent_dim": 1024, "intermediate_size": 1024, "num_attention_heads": 16,
+    "num_key_value_heads": 16, "head_dim": 64, "num_hidden_layers": 8, "decoder_dim": 1536,
+}  # fmt: skip
 
 PREPROCESSOR_CONFIG = {
     "chunk_length_s": None,

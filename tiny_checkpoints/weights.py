@@ -33,20 +33,23 @@ def _seeded(seed: int) -> Iterator[None]:
         yield
 
 
-def build_main_model(config: dict[str, Any], seed: int) -> Any:
+def build_main_model(config: dict[str, Any], seed: int, device: str = "cpu") -> Any:
+    """The model with seeded random weights, made on `device` (a GPU inits real sizes in seconds)."""
+    import torch
     from qwen_tts.core.models import Qwen3TTSConfig, Qwen3TTSForConditionalGeneration
 
     kwargs = {k: v for k, v in config.items() if k not in ("model_type", "transformers_version")}
-    with _seeded(seed):
+    with _seeded(seed), torch.device(device):
         return Qwen3TTSForConditionalGeneration(Qwen3TTSConfig(**kwargs)).eval()
 
 
-def build_codec_model(config: dict[str, Any], seed: int) -> Any:
+def build_codec_model(config: dict[str, Any], seed: int, device: str = "cpu") -> Any:
+    import torch
     from qwen_tts.core.tokenizer_12hz.configuration_qwen3_tts_tokenizer_v2 import Qwen3TTSTokenizerV2Config
     from qwen_tts.core.tokenizer_12hz.modeling_qwen3_tts_tokenizer_v2 import Qwen3TTSTokenizerV2Model
 
     kwargs = {k: v for k, v in config.items() if k not in ("model_type", "transformers_version")}
-    with _seeded(seed):
+    with _seeded(seed), torch.device(device):
         model = Qwen3TTSTokenizerV2Model(Qwen3TTSTokenizerV2Config(**kwargs)).eval()
         _randomise_codebooks(model)
         _randomise_decoder(model.decoder)
@@ -89,7 +92,8 @@ def _calibrate_loudness(decoder: Any, decoder_config: dict[str, Any]) -> None:
     import torch
 
     last_conv = decoder.decoder[-1].conv
-    codes = torch.randint(0, decoder_config["codebook_size"], (2, decoder_config["num_quantizers"], 16))
+    shape = (2, decoder_config["num_quantizers"], 16)
+    codes = torch.randint(0, decoder_config["codebook_size"], shape, device=last_conv.weight.device)
     captured: list[torch.Tensor] = []
     handle = last_conv.register_forward_hook(lambda _m, _i, out: captured.append(out))
     with torch.no_grad():
@@ -99,10 +103,15 @@ def _calibrate_loudness(decoder: Any, decoder_config: dict[str, Any]) -> None:
         last_conv.weight.mul_(_TARGET_RMS / max(rms, 1e-12))
 
 
-def save_weights(model: Any, path: Path) -> None:
-    """`model.safetensors` with tensors in name order and fixed metadata: same weights, same bytes."""
+def save_weights(model: Any, path: Path, dtype: Any = None) -> None:
+    """`model.safetensors` with tensors in name order and fixed metadata: same weights, same bytes.
+    `dtype` converts the floating-point tensors (bf16 halves the real sizes' files)."""
     from safetensors.torch import save_file
 
-    state = {name: tensor.detach().contiguous() for name, tensor in sorted(model.state_dict().items())}
+    def stored(tensor: Any) -> Any:
+        tensor = tensor.detach()
+        return (tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor).contiguous().cpu()
+
+    state = {name: stored(tensor) for name, tensor in sorted(model.state_dict().items())}
     save_file(state, str(path), metadata={"format": "pt"})
     os.chmod(path, 0o644)  # safetensors creates the file private (0600)

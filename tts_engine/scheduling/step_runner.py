@@ -106,6 +106,11 @@ class StepRunner(LoopRunner):
         self._loop_threads_set = False
         self._codec = CodecWorker(self._tts)
 
+    @property
+    def codec(self) -> CodecWorker:
+        """The codec thread (its `busy_seconds` and `calls` are read by the benchmarks)."""
+        return self._codec
+
     def flush(self) -> None:
         """Wait until every row that left the batch has been decoded and answered."""
         self._codec.flush()
