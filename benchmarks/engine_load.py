@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.report import percentile
 from tts_engine.config import Variant
 from tts_engine.requests import SamplingParams, SynthesisRequest
 from tts_engine.scheduling.loop import GenerationLoop, LoopStats, Sink, Submission
@@ -114,7 +115,7 @@ class Clients:
 def percentiles(values: list[float]) -> dict[str, float | int] | None:
     if not values:
         return None
-    return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95)), "n": len(values)}
+    return {"p50": round(percentile(values, 50), 3), "p95": round(percentile(values, 95), 3), "n": len(values)}
 
 
 def summary(clients: Clients, stats: list[LoopStats], wall: float, codec_seconds: float) -> dict[str, Any]:

@@ -176,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     bootstrap(args.wheels)
     import torch
 
+    from benchmarks.report import write_json
+
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     plan = QUICK if args.quick else FULL
     deadline = started + args.budget
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             written = {"checkpoint_seconds": round(time.perf_counter() - began, 2)}
             report["models"][variant] = {**written, **check_model(variant, path, plan, args, deadline)}
     report["elapsed_seconds"] = round(time.perf_counter() - started, 1)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(args.out, report)
     print(table(report))
     print(f"written: {args.out} ({report['elapsed_seconds']} s)")
     return 0
