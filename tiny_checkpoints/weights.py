@@ -40,7 +40,8 @@ def build_main_model(config: dict[str, Any], seed: int, device: str = "cpu") -> 
 
     kwargs = {k: v for k, v in config.items() if k not in ("model_type", "transformers_version")}
     with _seeded(seed), torch.device(device):
-        return Qwen3TTSForConditionalGeneration(Qwen3TTSConfig(**kwargs)).eval()
+        # .to(device): a buffer made from numpy (torch.from_numpy) ignores the device context
+        return Qwen3TTSForConditionalGeneration(Qwen3TTSConfig(**kwargs)).eval().to(device)
 
 
 def build_codec_model(config: dict[str, Any], seed: int, device: str = "cpu") -> Any:
@@ -50,7 +51,7 @@ def build_codec_model(config: dict[str, Any], seed: int, device: str = "cpu") ->
 
     kwargs = {k: v for k, v in config.items() if k not in ("model_type", "transformers_version")}
     with _seeded(seed), torch.device(device):
-        model = Qwen3TTSTokenizerV2Model(Qwen3TTSTokenizerV2Config(**kwargs)).eval()
+        model = Qwen3TTSTokenizerV2Model(Qwen3TTSTokenizerV2Config(**kwargs)).eval().to(device)
         _randomise_codebooks(model)
         _randomise_decoder(model.decoder)
         _calibrate_loudness(model.decoder, config["decoder_config"])
