@@ -85,6 +85,10 @@ class EngineConfig:
     """Continuous engine: a row stops after 100 + this many frames per token of its text, even
     before max_new_tokens (real models sometimes never sample EOS and would speak noise up to the
     limit). 25 frames (2 s) per token is several times any real speech rate; 0 turns it off."""
+    codec_graphs: str = setting("off", "QWEN_TTS_CODEC_GRAPHS", choices=GRAPH_MODES)
+    """Continuous engine on a GPU: `auto` captures the codec's decoder per (rows, frames) bucket
+    (up to 32 rows and 256 frames) and replays it; off by default until measured on a GPU
+    (`benchmarks/gpu_check.py` compares both)."""
     cuda_graphs: str = setting("auto", "QWEN_TTS_CUDA_GRAPHS", choices=GRAPH_MODES)
     """Continuous engine on a GPU: `auto` captures each step shape as a CUDA graph at its second
     use and replays it (a capture that fails runs eagerly, logged and counted in

@@ -24,9 +24,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from tts_engine.codec.graphed import FRAME_BUCKETS as GRAPH_FRAME_BUCKETS
+from tts_engine.codec.graphed import CodecGraphs
+
 LEFT_CONTEXT_FRAMES = 72
 
-FRAME_BUCKETS = (16, 32, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
+FRAME_BUCKETS = (*GRAPH_FRAME_BUCKETS, 384, 512, 768, 1024, 1536, 2048)
 """Span lengths (frames) that share a call: a streamed chunk with its context (72 + 8) falls in 96."""
 
 Piece = tuple[torch.Tensor | None, Sequence[Any], int]
@@ -103,14 +106,19 @@ def _audio(span: Span, wav: np.ndarray) -> np.ndarray:
     return wav
 
 
-def decode_pieces(tts: Any, pieces: Sequence[Piece]) -> list[np.ndarray]:
-    """The audio each piece owes its client (float32, 24 kHz): whole rows and streamed pieces alike."""
+def decode_pieces(tts: Any, pieces: Sequence[Piece], graphs: CodecGraphs | None = None) -> list[np.ndarray]:
+    """The audio each piece owes its client (float32, 24 kHz): whole rows and streamed pieces alike.
+    A call that fits a codec graph's bucket replays it (`graphed`), the rest take the package's path."""
     out: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(pieces)
     owed = [(i, s) for i, s in ((i, span(p)) for i, p in enumerate(pieces)) if s is not None]
     spans = [s for _, s in owed]
     codec = tts.model.speech_tokenizer
     for call in calls(spans, codec_batch_rows(tts.model.device)):
-        wavs, _ = codec.decode([{"audio_codes": spans[i].codes} for i in call])
+        codes = [spans[i].codes for i in call]
+        if graphs is not None and graphs.takes([c.shape[0] for c in codes]):
+            wavs: list[Any] = graphs.decode(codes)
+        else:
+            wavs, _ = codec.decode([{"audio_codes": c} for c in codes])
         for index, wav in zip(call, wavs, strict=True):
             out[owed[index][0]] = _audio(spans[index], np.asarray(wav, dtype=np.float32).reshape(-1))
     return out

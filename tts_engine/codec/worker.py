@@ -23,7 +23,9 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from tts_engine.codec.stream import Piece, decode_pieces
+from tts_engine.codec.graphed import CodecGraphs
+from tts_engine.codec.stream import Piece, codec_batch_rows, decode_pieces
+from tts_engine.step.graphs import backend_for
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +48,17 @@ class DecodeJob:
 
 
 class CodecWorker:
-    def __init__(self, tts: Any, *, name: str = "codec") -> None:
+    def __init__(self, tts: Any, *, name: str = "codec", graphs: str = "off") -> None:
+        """`graphs`: `QWEN_TTS_CODEC_GRAPHS` (`auto`: the decoder captured per bucket on a GPU)."""
         self._tts = tts
         # torch's intra-op thread count is per thread: the codec keeps the process's default even
         # when the loop thread runs single-threaded (and decodes the same way every time).
         self._threads = torch.get_num_threads()
         device = torch.device(tts.model.device)
         self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+        backend = backend_for(graphs, device)
+        rows = codec_batch_rows(device)
+        self.graphs = CodecGraphs(tts.model.speech_tokenizer, backend, max_rows=rows) if backend else None
         self.busy_seconds = 0.0
         """Seconds spent decoding (for the benchmarks: codec time per step)."""
         self.calls = 0
@@ -107,7 +113,7 @@ class CodecWorker:
             if job.ready is not None and self._stream is not None:
                 self._stream.wait_event(job.ready)
         try:
-            audio = decode_pieces(self._tts, [job.piece for job in jobs])
+            audio = decode_pieces(self._tts, [job.piece for job in jobs], self.graphs)
         except Exception as exc:
             log.exception("decoding %d pieces failed", len(jobs))
             for job in jobs:

@@ -21,4 +21,5 @@ def build_runner(engine: Engine, config: EngineConfig, rows: int) -> LoopRunner:
         frames_per_text_token=config.max_frames_per_text_token,
         sampler=config.sampler,
         max_positions=config.max_positions,
+        codec_graphs=config.codec_graphs,
     )

@@ -91,6 +91,7 @@ class StepRunner(LoopRunner):
         frames_per_text_token: int = 0,
         sampler: str = "counter",
         max_positions: int = 4096,
+        codec_graphs: str = "off",
     ) -> None:
         self._engine = engine
         self._frames_per_token = frames_per_text_token
@@ -104,7 +105,7 @@ class StepRunner(LoopRunner):
         self._serials = itertools.count()
         self._cpu = tts.model.talker.device.type == "cpu"
         self._loop_threads_set = False
-        self._codec = CodecWorker(self._tts)
+        self._codec = CodecWorker(self._tts, graphs=codec_graphs)
 
     @property
     def codec(self) -> CodecWorker:

@@ -6,7 +6,7 @@ capture produced, so like a CUDA graph it reuses fixed memory and repeats the ca
 Python would do now. It refuses what a CUDA capture refuses or gets wrong:
 
 - a value read on the host (`.item()`, `.tolist()`, `bool(t)`, any op that returns a Python scalar);
-- an op whose output shape depends on the data (`nonzero`, `masked_select`, ...);
+- an op whose output shape depends on the data (`nonzero`, `masked_select`, a boolean-mask index);
 - a tensor made from host data inside the step (`torch.tensor(list)`).
 
 A refused capture restores every tensor the step had written before the refusal (a CUDA capture
@@ -30,6 +30,17 @@ from torch.utils._pytree import tree_flatten
 from tts_engine.step.graphs import GraphCaptureError, Outputs
 
 _HOST_DATA = {torch.ops.aten.lift_fresh.default, torch.ops.aten.lift_fresh_copy.default}
+_INDEXING = {torch.ops.aten.index.Tensor, torch.ops.aten.index_put.default, torch.ops.aten.index_put_.default}
+"""Tagged data-dependent because a boolean mask makes them so; with integer indices their shapes
+follow the indices' shapes (a CUDA graph captures them)."""
+
+
+def _data_dependent(func: Any, args: tuple[Any, ...]) -> bool:
+    if torch.Tag.dynamic_output_shape not in func.tags:
+        return False
+    if func in _INDEXING:
+        return any(index.dtype in (torch.bool, torch.uint8) for index in _tensors(args[1]))
+    return True
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,7 @@ class _Recorder(TorchDispatchMode):
         kwargs = kwargs or {}
         if func in _HOST_DATA:
             raise GraphCaptureError(f"{func}: a tensor made from host data inside a captured step")
-        if torch.Tag.dynamic_output_shape in func.tags:
+        if _data_dependent(func, args):
             raise GraphCaptureError(f"{func}: its output shape depends on the data")
         for tensor in _tensors((args, kwargs)):
             if id(tensor) not in self._made and id(tensor) not in self.external:

@@ -19,6 +19,7 @@ counted (`fallbacks`); that key then runs eagerly for good: never a crash. Backe
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Protocol
 
@@ -57,9 +58,15 @@ class CudaGraph:
         return self._outputs
 
 
+_CAPTURING = threading.Lock()
+"""One capture at a time in the process (the loop's steps and the codec thread's decoder): a
+capture synchronises the device and empties the allocator's cache on entry."""
+
+
 class CudaGraphBackend:
-    """`torch.cuda.CUDAGraph`s sharing one memory pool: they replay one at a time on the loop's
-    stream, so one graph's scratch memory may be another's; their outputs stay referenced."""
+    """`torch.cuda.CUDAGraph`s sharing one memory pool: they replay one at a time on one stream
+    (one backend per stream: the loop's, the codec's), so one graph's scratch memory may be
+    another's; their outputs stay referenced."""
 
     name = "cuda"
 
@@ -68,7 +75,7 @@ class CudaGraphBackend:
         self._pool: Any = None
 
     def capture(self, step: Callable[[], Outputs]) -> tuple[Graph, Outputs]:
-        with torch.cuda.device(self._device):
+        with _CAPTURING, torch.cuda.device(self._device):
             if self._pool is None:
                 self._pool = torch.cuda.graph_pool_handle()
             graph = torch.cuda.CUDAGraph()
@@ -81,7 +88,12 @@ class CudaGraphBackend:
 
 def backend_for(mode: str, device: torch.device) -> GraphBackend | None:
     """The backend `QWEN_TTS_CUDA_GRAPHS=mode` gives on `device` (`auto`: CUDA graphs on a CUDA
-    device), or None: every step eager."""
+    device), or None: every step eager. `record` (not a setting: tests and the CPU benchmark) is
+    the CPU stand-in, on any device."""
+    if mode == "record":
+        from tts_engine.step.graph_record import RecordingBackend  # imports this module
+
+        return RecordingBackend()
     if mode not in GRAPH_MODES:
         raise ValueError(f"graph mode must be one of {GRAPH_MODES}, got {mode!r}")
     if mode == "auto" and device.type == "cuda":

@@ -29,6 +29,7 @@ SAMPLES = {
     "max_positions": (1024, 8192),
     "max_frames_per_text_token": (40, 0),
     "cuda_graphs": ("off", "auto"),
+    "codec_graphs": ("auto", "off"),
 }
 
 
@@ -92,6 +93,7 @@ def test_every_existing_variable_is_a_setting():
         "QWEN_TTS_MAX_POSITIONS": "max_positions",
         "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN": "max_frames_per_text_token",
         "QWEN_TTS_CUDA_GRAPHS": "cuda_graphs",
+        "QWEN_TTS_CODEC_GRAPHS": "codec_graphs",
     }
     assert set(SAMPLES) == {spec.name for spec in SETTINGS}
 
@@ -111,6 +113,7 @@ def test_defaults_are_the_dataclass_defaults_and_what_the_generator_writes():
         "max_positions": "4096",
         "max_frames_per_text_token": "25",
         "cuda_graphs": "auto",
+        "codec_graphs": "off",
     }
     # The generated parameters parse back to the same defaults.
     assert parse_engine_config(config_json(**BASE, **default_parameters()), env={}) == cfg

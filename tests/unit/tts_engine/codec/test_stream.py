@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from tts_engine.codec.graphed import CodecGraphs
 from tts_engine.codec.stream import FRAME_BUCKETS, Piece, Span, calls, decode_pieces, frame_bucket
 from tts_engine.codec.worker import CodecWorker, DecodeJob
+from tts_engine.step.graph_record import RecordingBackend
 
 ROOT = Path(__file__).resolve().parents[4]
 TINY = ROOT / ".cache" / "tiny-checkpoints" / "Qwen3-TTS-12Hz-0.6B-Base"
@@ -123,3 +125,20 @@ def test_the_worker_decodes_what_is_queued_in_shared_calls_chunks_before_finals(
     assert sent == [(-1, "final", 3 * SAMPLES), (0, "chunk", 4 * SAMPLES), (0, "final", 0), (1, "final", 10 * SAMPLES)]
     assert counted.rows == [[3], [8, 10]], "the chunk and the finished row shared the second call"
     assert worker.calls == 2 and worker.busy_seconds > 0
+
+
+def test_graphed_calls_decode_as_the_package_does_and_long_ones_take_its_path(tts: Any) -> None:
+    """The decoder per (rows, frames) bucket through the CPU stand-in of CUDA graphs: the same audio
+    as the package's decode (padding to the bucket changes nothing: the decoder is causal)."""
+    graphs = CodecGraphs(tts.model.speech_tokenizer, RecordingBackend(), max_rows=8)
+    pieces: list[Piece] = [(None, frames(tts, n, seed), 0) for seed, n in enumerate((5, 9, 12, 7, 11))]
+    with CountingCodec(tts) as counted:
+        for _ in range(3):  # warm-up, capture, replay of (8 rows, 16 frames)
+            graphed = decode_pieces(tts, pieces, graphs)
+    plain = decode_pieces(tts, pieces)
+    assert counted.rows == [], "every call fitted a bucket: none took the package's path"
+    assert graphs.graphs.captured() == [(8, 16)] and graphs.graphs.replays == 1
+    for got, want in zip(graphed, plain, strict=True):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, atol=1e-4)
+    assert not graphs.takes([300]) and not graphs.takes([4] * 9) and graphs.takes([256] * 8)

@@ -112,6 +112,7 @@ HOST_READS: dict[str, Callable[[ToyStep], object]] = {
     "tolist": lambda toy: toy.token.tolist(),
     "bool": lambda toy: bool(toy.length.max() > 100),
     "nonzero": lambda toy: torch.nonzero(toy.length),
+    "boolean mask": lambda toy: toy.hidden[toy.length > 1],
     "host tensor": lambda toy: toy.length + torch.tensor([1] * ROWS),
 }
 
