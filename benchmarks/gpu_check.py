@@ -23,11 +23,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+import traceback
+from dataclasses import dataclass, replace
 from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
+
+from benchmarks.gpu_report import VARIANTS
 
 PINS = {"transformers": "4.57.3", "qwen-tts": "0.1.1"}
 MODULES = ("librosa", "soundfile", "soxr", "sox", "accelerate")
@@ -44,11 +47,11 @@ class Plan:
     profile_rows: tuple[int, ...]
     profile_steps: int
     real_dims: bool
+    codec_repeats: int = 5
 
 
-FULL = Plan((1, 16, 64), 2, (40, 80, 120, 160), 45.0, (1, 16, 64), 10, True)
-QUICK = Plan((1, 2, 4), 2, (6, 10, 14), 20.0, (1, 4), 2, False)
-VARIANTS = ("custom_voice", "voice_clone")
+FULL = Plan((1, 16, 64), 3, (40, 80, 120, 160), 45.0, (1, 16, 64), 10, True)
+QUICK = Plan((1, 2, 4), 2, (6, 10, 14), 20.0, (1, 4), 2, False, codec_repeats=1)
 
 
 def packages_ready() -> bool:
@@ -86,20 +89,22 @@ def write_checkpoint(root: Path, variant: str, plan: Plan, device: str) -> Path:
     )
 
 
-def check_model(variant: str, path: Path, plan: Plan, args: argparse.Namespace, deadline: float) -> dict[str, Any]:
+def check_model(
+    variant: str, path: Path, plan: Plan, args: argparse.Namespace, deadline: float, result: dict[str, Any]
+) -> None:
+    """Fills `result` as it goes (what was measured stays there if a later part fails)."""
     import torch
 
+    from benchmarks.codec_calls import QUICK_SHAPES, SHAPES, codec_calls
     from benchmarks.engine_load import LoadRun
-    from benchmarks.step_phases import profile
     from tts_engine.config import EngineConfig, Variant
     from tts_engine.loader import load_model
     from tts_engine.scheduling.engine import Engine
-    from tts_engine.scheduling.runners import build_runner
 
     kind = Variant(variant)
     config = EngineConfig(
         model_name=f"{variant}_1_7b", variant=kind, size="1.7B", weights=str(path), device=args.device,
-        dtype="auto", max_batch_rows=max(plan.levels), cuda_graphs=args.graphs,
+        dtype="auto", max_batch_rows=max(plan.levels), cuda_graphs=args.graphs, codec_graphs=args.codec_graphs,
     )  # fmt: skip
     cuda = args.device.startswith("cuda")
     if cuda:
@@ -107,15 +112,16 @@ def check_model(variant: str, path: Path, plan: Plan, args: argparse.Namespace, 
     started = time.perf_counter()
     tts = load_model(config)
     engine = Engine.for_model(tts, kind)
-    result: dict[str, Any] = {"load_seconds": round(time.perf_counter() - started, 2)}
+    result["load_seconds"] = round(time.perf_counter() - started, 2)
     result["parameters"] = sum(p.numel() for p in tts.model.parameters())
-    device = torch.device(args.device)
-    runner = build_runner(engine, config)
-    result["step_profile"] = [profile(runner, kind, rows, plan.profile_steps, device) for rows in plan.profile_rows]
-    runner.close()
-    runner = build_runner(engine, config)
+    result["step_profile"] = step_profile(engine, config, plan)
+    if args.graphs == "record" or (args.graphs == "auto" and cuda):  # eagerly: what graphs save, sampling alone
+        result["step_profile_eager"] = step_profile(engine, replace(config, cuda_graphs="off"), plan)
+    shapes = QUICK_SHAPES if plan is QUICK else SHAPES
+    result["codec_calls"] = codec_calls(tts, args.graphs, shapes, plan.codec_repeats)  # eager and replayed
+    runner = runner_for(engine, config)
     load = LoadRun(runner, kind)
-    load.level(max(plan.levels), max(plan.levels), plan.lengths[:1], plan.level_seconds)  # warm-up (captures)
+    load.level(max(plan.levels), max(plan.levels), plan.lengths[:1], plan.level_seconds)  # warm-up
     result["runs"] = []
     for level in plan.levels:
         if time.perf_counter() + plan.level_seconds + 30 > deadline:
@@ -125,10 +131,38 @@ def check_model(variant: str, path: Path, plan: Plan, args: argparse.Namespace, 
         result["runs"].append(run)
         print(f"  {variant} c={level}: {json.dumps(run)}", flush=True)
     load.close()
-    result["graphs"] = {"mode": args.graphs, "captured": runner.graphs_captured, "fallbacks": runner.graph_fallbacks}
+    captured, fallbacks = runner.graphs()
+    result["graphs"] = {"mode": args.graphs, "captured": captured, "fallbacks": fallbacks}
+    cache = getattr(getattr(runner, "_batch", None), "cache", None)
+    result["kv_cache_gib"] = round(cache.nbytes / 2**30, 2) if cache is not None else None
     if cuda:
         result["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
-    return result
+
+
+def runner_for(engine: Any, config: Any) -> Any:
+    from tts_engine.scheduling.runners import build_runner
+
+    return build_runner(engine, config)
+
+
+def step_profile(engine: Any, config: Any, plan: Plan) -> list[dict[str, Any]]:
+    """Steps at each of the plan's batch sizes, split by part, on a runner of their own (freed after)."""
+    import gc
+
+    import torch
+
+    from benchmarks.step_phases import profile
+
+    runner = runner_for(engine, config)
+    device = torch.device(config.device)
+    try:
+        return [profile(runner, config.variant, rows, plan.profile_steps, device) for rows in plan.profile_rows]
+    finally:
+        runner.close()
+        del runner
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
 
 
 def environment(device: str) -> dict[str, Any]:
@@ -141,33 +175,16 @@ def environment(device: str) -> dict[str, Any]:
     return info
 
 
-def table(report: dict[str, Any]) -> str:
-    lines = ["model         c  audio-s/s  xRT/stream  TTFA p50/p95 ms   ms/step  rows  codec ms/step"]
-    for variant, model in report["models"].items():
-        for run in model.get("runs", []):
-            if "skipped" in run:
-                lines.append(f"{variant:12} {run['concurrency']:2}  skipped: {run['skipped']}")
-                continue
-            ttfa, xrt = run["ttfa_ms_streaming"] or {}, run["x_real_time_per_stream"] or {}
-            lines.append(
-                f"{variant:12} {run['concurrency']:2}  {run['audio_seconds_per_second']:9.2f}"
-                f"  {xrt.get('p50', 0):10.2f}  {ttfa.get('p50', 0):7.0f}/{ttfa.get('p95', 0):<7.0f}"
-                f"  {run['ms_per_step'] or 0:8.1f}  {run['mean_rows_per_step'] or 0:4.1f}"
-                f"  {run['codec_ms_per_step'] or 0:8.1f}"
-            )
-        for step in model.get("step_profile", []):
-            parts = ", ".join(f"{k[:-3]} {v}" for k, v in step.items() if k.endswith("_ms"))
-            lines.append(f"{variant:12} step at {step['rows']} rows (ms): {parts}")
-        lines.append(f"{variant:12} graphs: {model.get('graphs')}, peak GPU GiB: {model.get('peak_gpu_memory_gib')}")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: cuda when there is one)")
     parser.add_argument("--quick", action="store_true", help="tiny checkpoints and small levels (the CPU test)")
     parser.add_argument("--wheels", type=Path, default=None, help="folder of wheels for what the machine lacks")
-    parser.add_argument("--graphs", default="auto", choices=("auto", "off"), help="QWEN_TTS_CUDA_GRAPHS")
+    graphs = ("auto", "off", "record")
+    parser.add_argument(
+        "--graphs", default="auto", choices=graphs, help="QWEN_TTS_CUDA_GRAPHS; record: the CPU stand-in"
+    )
+    parser.add_argument("--codec-graphs", default="off", choices=graphs, help="QWEN_TTS_CODEC_GRAPHS")
     parser.add_argument("--budget", type=float, default=480.0, help="seconds for the whole check")
     parser.add_argument("--out", type=Path, default=Path("gpu_check.json"))
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
@@ -176,26 +193,52 @@ def main(argv: list[str] | None = None) -> int:
     bootstrap(args.wheels)
     import torch
 
-    from benchmarks.report import write_json
+    from benchmarks.gpu_report import GOALS, measured, table
+    from benchmarks.report import goals, write_json
 
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     plan = QUICK if args.quick else FULL
     deadline = started + args.budget
     report: dict[str, Any] = {"environment": environment(args.device), "plan": plan.__dict__, "models": {}}
+    failed = False
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as scratch:
         for variant in args.variants:
+            result: dict[str, Any] = report["models"].setdefault(variant, {})
             if time.perf_counter() > deadline - 60:
-                report["models"][variant] = {"skipped": "out of time (--budget)"}
+                result["skipped"] = "out of time (--budget)"
                 continue
-            began = time.perf_counter()
-            path = write_checkpoint(Path(scratch), variant, plan, args.device)
-            written = {"checkpoint_seconds": round(time.perf_counter() - began, 2)}
-            report["models"][variant] = {**written, **check_model(variant, path, plan, args, deadline)}
-    report["elapsed_seconds"] = round(time.perf_counter() - started, 1)
+            print(f"[{time.perf_counter() - started:5.0f} s] {variant}: writing the checkpoint", flush=True)
+            try:
+                began = time.perf_counter()
+                path = write_checkpoint(Path(scratch), variant, plan, args.device)
+                result["checkpoint_seconds"] = round(time.perf_counter() - began, 2)
+                check_model(variant, path, plan, args, deadline, result)
+            except Exception as exc:  # the next model still runs, and what was measured is kept
+                failed = True
+                result["error"] = "".join(traceback.format_exception(exc))[-4000:]
+                print(result["error"], file=sys.stderr, flush=True)
+            finally:
+                release(args.device)
+            report["elapsed_seconds"] = round(time.perf_counter() - started, 1)
+            write_json(args.out, report)  # after each model: a run cut short keeps what it measured
+    report["goals"] = goals(measured(report), GOALS)
     write_json(args.out, report)
     print(table(report))
+    for goal in report["goals"]:
+        print(f"{goal['verdict']:4}  {goal['goal']}: {goal['value']}")
     print(f"written: {args.out} ({report['elapsed_seconds']} s)")
-    return 0
+    return 1 if failed else 0
+
+
+def release(device: str) -> None:
+    """Give the model's memory back before the next one loads."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
 
 
 if __name__ == "__main__":

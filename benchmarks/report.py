@@ -110,10 +110,10 @@ def first_byte_overhead(ttfa: dict[str, Any], ttfb: dict[str, Any]) -> dict[str,
     }
 
 
-def goals(measured: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each goal with its measured value and PASS, MISS, or N/A when it was not measured."""
+def goals(measured: dict[str, Any], table: Sequence[tuple[str, str, str, float]] = GOALS) -> list[dict[str, Any]]:
+    """Each goal of `table` with its measured value and PASS, MISS, or N/A when it was not measured."""
     verdicts = []
-    for name, key, op, target in GOALS:
+    for name, key, op, target in table:
         value = measured.get(key, math.nan)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             verdict = "N/A"

@@ -1,11 +1,14 @@
 """Milliseconds per decoding step split into talker, code predictor and sampling, at fixed batch sizes.
 
 A runner of its own (not the served loop) is given `rows` long requests and stepped directly: a
-few steps to warm up, then `steps` timed ones with probes around the step's parts. A probe
-synchronises the device before and after its part (on a GPU that serialises the step, so the
-parts add up to a little more than a step of the load runs; `total_ms` is the same steps timed
-without probes). What remains of a step beyond the probed parts is `other_ms` (frame input,
-bookkeeping). A part that runs inside a captured graph is timed as the graph's replay.
+few steps to warm up, `steps` timed ones, then as many again with probes around the step's parts.
+A probe synchronises the device before and after its part and counts its own time only (a part
+inside another is subtracted from it), so on a GPU the probed steps are serialised and add up to a
+little more than `total_ms`, the same steps timed without probes; `other_ms` is what the probes
+do not cover (bookkeeping, the host read). Counter engine: `predictor` is the code predictor's
+whole frame, `talker` the talker's step, `sampling` the 16 draws and the talker's logits
+processing; where a part is a captured graph it is timed as the replay, and the draws inside it
+cannot be told apart (`sampling_ms` is then None: they are counted in the graph's part).
 """
 
 from __future__ import annotations
@@ -22,37 +25,46 @@ from tts_engine.config import Variant
 from tts_engine.scheduling.loop import LoopRunner, Sink, Submission
 
 Sync = Callable[[], None]
+Phase = Callable[..., str]
+"""The phase a probed call belongs to, from its arguments."""
 
 
-def probe_points(runner: Any) -> list[tuple[Any, str, str]]:
-    """(object, attribute, phase) of the step's parts in this engine."""
+def probe_points(runner: Any) -> list[tuple[Any, str, Phase]]:
+    """(object, attribute, phase) of the step's parts in this runner's engine."""
     from tts_engine.scheduling import step_runner
 
     ops = getattr(runner, "_ops", None)
     if ops is None:
         return []
-    return [
-        (ops, "predict_codes", "predictor"),  # the code predictor's 15 sub-steps, their draws included
-        (ops, "decode", "talker"),
-        (ops, "process", "sampling"),  # repetition penalty and token masks
-        (step_runner, "sample", "sampling"),  # the talker's draw
+    return [  # the package's modules, per-row generators
+        (ops, "predict_codes", lambda *a, **k: "predictor"),  # its 15 draws inside
+        (ops, "decode", lambda *a, **k: "talker"),
+        (ops, "process", lambda *a, **k: "sampling"),
+        (step_runner, "sample", lambda *a, **k: "sampling"),
     ]
 
 
 @contextmanager
 def probes(runner: Any, sync: Sync) -> Iterator[dict[str, float]]:
     spent: dict[str, float] = {}
+    inner: list[float] = []  # time spent in probes nested in the current one
     originals = []
     for owner, name, phase in probe_points(runner):
         original = getattr(owner, name)
         originals.append((owner, name, original, name in vars(owner)))
 
-        def timed(*args: Any, _original: Any = original, _phase: str = phase, **kwargs: Any) -> Any:
+        def timed(*args: Any, _original: Any = original, _phase: Phase = phase, **kwargs: Any) -> Any:
             sync()
+            inner.append(0.0)
             started = time.perf_counter()
             result = _original(*args, **kwargs)
             sync()
-            spent[_phase] = spent.get(_phase, 0.0) + time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            nested = inner.pop()
+            key = _phase(*args, **kwargs)
+            spent[key] = spent.get(key, 0.0) + elapsed - nested
+            if inner:
+                inner[-1] += elapsed
             return result
 
         setattr(owner, name, timed)
@@ -70,34 +82,36 @@ def device_sync(device: torch.device) -> Sync:
     return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
 
 
-def profile(runner: LoopRunner, variant: Variant, rows: int, steps: int, device: torch.device) -> dict[str, Any]:
-    """One batch size: `rows` rows stepped `steps` times (after 3 warm-up steps), timed by part."""
-    sync, cancelled = device_sync(device), [False]
-    reference = reference_clip()
-    submissions = [
-        Submission(make_request(variant, i, (steps + 64,), reference), Sink(lambda o, f: None), lambda: cancelled[0])
-        for i in range(rows)
-    ]
-    runner.admit(submissions)
-    for _ in range(3):
-        runner.step()
+def _timed_steps(runner: LoopRunner, steps: int, sync: Sync) -> float:
     sync()
     started = time.perf_counter()
     for _ in range(steps):
         runner.step()
     sync()
-    total = (time.perf_counter() - started) / steps
+    return (time.perf_counter() - started) / steps
+
+
+def profile(runner: LoopRunner, variant: Variant, rows: int, steps: int, device: torch.device) -> dict[str, Any]:
+    """One batch size: `rows` rows stepped `steps` times (after 3 warm-up steps), timed by part."""
+    sync, cancelled = device_sync(device), [False]
+    reference = reference_clip()
+    submissions = [
+        Submission(
+            make_request(variant, i, (3 * steps + 64,), reference), Sink(lambda o, f: None), lambda: cancelled[0]
+        )
+        for i in range(rows)
+    ]
+    runner.admit(submissions)
+    _timed_steps(runner, 3, sync)
+    total = _timed_steps(runner, steps, sync)
     with probes(runner, sync) as spent:
-        started = time.perf_counter()
-        for _ in range(steps):
-            runner.step()
-        probed = (time.perf_counter() - started) / steps
+        probed = _timed_steps(runner, steps, sync)
     cancelled[0] = True
     while runner.busy():  # cancelled rows leave within a few steps
         runner.step()
     parts = {phase: 1000 * seconds / steps for phase, seconds in spent.items()}
     result: dict[str, Any] = {"rows": rows, "total_ms": round(1000 * total, 3)}
     for phase in ("talker", "predictor", "sampling"):
-        result[f"{phase}_ms"] = round(parts.get(phase, 0.0), 3) if parts else None
+        result[f"{phase}_ms"] = round(parts[phase], 3) if phase in parts else None
     result["other_ms"] = round(1000 * probed - sum(parts.values()), 3) if parts else None
     return result

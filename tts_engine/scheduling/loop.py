@@ -67,10 +67,6 @@ class LoopRunner(ABC):
 
     frames_done: int = 0
     """Codec frames generated so far (for the metrics)."""
-    graphs_captured: int = 0
-    """Step shapes replayed from CUDA graphs now (for the metrics)."""
-    graph_fallbacks: int = 0
-    """Graph captures that failed so far, those steps running eagerly (for the metrics)."""
 
     @abstractmethod
     def admit(self, submissions: list[Submission]) -> None: ...
@@ -86,6 +82,10 @@ class LoopRunner(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook: most runners hold nothing to release
         """Release helpers (threads) once the loop has stopped."""
+
+    def graphs(self) -> tuple[int, int]:
+        """(step shapes replayed from CUDA graphs now, graph captures that failed so far)."""
+        return 0, 0
 
 
 @dataclass(frozen=True)
@@ -169,15 +169,9 @@ class GenerationLoop:
     def _report(self, frames: int, pending: int, seconds: float) -> None:
         if self._observe is None:
             return
-        runner = self._runner
-        stats = LoopStats(
-            runner.active(),
-            frames,
-            pending + self._inbox.qsize(),
-            seconds,
-            graphs_captured=runner.graphs_captured,
-            graph_fallbacks=runner.graph_fallbacks,
-        )
+        captured, fallbacks = self._runner.graphs()
+        waiting = pending + self._inbox.qsize()
+        stats = LoopStats(self._runner.active(), frames, waiting, seconds, captured, fallbacks)
         try:
             self._observe(stats)
         except Exception:  # metrics must never stop generation
