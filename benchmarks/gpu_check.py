@@ -142,7 +142,7 @@ def check_model(
 def runner_for(engine: Any, config: Any) -> Any:
     from tts_engine.scheduling.runners import build_runner
 
-    return build_runner(engine, config)
+    return build_runner(engine, config, config.max_batch_rows)
 
 
 def step_profile(engine: Any, config: Any, plan: Plan) -> list[dict[str, Any]]:

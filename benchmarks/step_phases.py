@@ -32,12 +32,24 @@ Phase = Callable[..., str]
 def probe_points(runner: Any) -> list[tuple[Any, str, Phase]]:
     """(object, attribute, phase) of the step's parts in this runner's engine."""
     from tts_engine.scheduling import step_runner
+    from tts_engine.step import counter_step
 
-    ops = getattr(runner, "_ops", None)
+    batch = getattr(runner, "_batch", None)
+    graphs = getattr(batch, "graphs", None)
+    if graphs is not None:  # the counter engine: each part runs through `graphs.run(key, step)`
+        parts = [(graphs, "run", lambda key, step: str(key[0]))]
+        if graphs.enabled:  # the draws are inside the graphs (a step not yet captured would split them)
+            return parts
+        return [
+            *parts,
+            (counter_step, "draw", lambda *a, **k: "sampling"),
+            (counter_step, "talker_scores", lambda *a, **k: "sampling"),
+        ]
+    ops = getattr(batch, "_ops", None) or getattr(runner, "_ops", None)
     if ops is None:
         return []
-    return [  # the package's modules, per-row generators
-        (ops, "predict_codes", lambda *a, **k: "predictor"),  # its 15 draws inside
+    return [  # the reference engine: the package's modules
+        (ops, "predict_codes", lambda *a, **k: "predictor"),
         (ops, "decode", lambda *a, **k: "talker"),
         (ops, "process", lambda *a, **k: "sampling"),
         (step_runner, "sample", lambda *a, **k: "sampling"),

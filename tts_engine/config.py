@@ -81,18 +81,24 @@ class EngineConfig:
     """Continuous engine, counter sampler: positions per row of the KV cache allocated at load
     (prompt plus frames; a row stops there). Per row and position: layers x 2 x kv heads x head dim
     x 2 bytes in bf16 (1.7B: 112 KiB; 64 rows x 4096 positions: 29 GiB)."""
-    max_frames_per_text_token: int = setting(25, "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN", low=0, high=1000)
-    """Continuous engine: a row stops after 100 + this many frames per token of its text, even
-    before max_new_tokens (real models sometimes never sample EOS and would speak noise up to the
-    limit). 25 frames (2 s) per token is several times any real speech rate; 0 turns it off."""
     codec_graphs: str = setting("off", "QWEN_TTS_CODEC_GRAPHS", choices=GRAPH_MODES)
     """Continuous engine on a GPU: `auto` captures the codec's decoder per (rows, frames) bucket
     (up to 32 rows and 256 frames) and replays it; off by default until measured on a GPU
     (`benchmarks/gpu_check.py` compares both)."""
+    kv_cache_mib: int = setting(0, "QWEN_TTS_KV_CACHE_MIB", low=0, high=1 << 24)
+    """Continuous engine, counter sampler: the most this model's KV cache may take (MiB; 0: no
+    bound). Several models on one GPU each get their share: the batch keeps the rows of
+    `QWEN_TTS_MAX_POSITIONS` positions that fit (fewer than `QWEN_TTS_MAX_BATCH_ROWS` if need be;
+    further requests wait for a free row); a bound too small for one row stops the model loading."""
+    max_frames_per_text_token: int = setting(25, "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN", low=0, high=1000)
+    """Continuous engine: a row stops after 100 + this many frames per token of its text, even
+    before max_new_tokens (real models sometimes never sample EOS and would speak noise up to the
+    limit). 25 frames (2 s) per token is several times any real speech rate; 0 turns it off."""
     cuda_graphs: str = setting("auto", "QWEN_TTS_CUDA_GRAPHS", choices=GRAPH_MODES)
-    """Continuous engine on a GPU: `auto` captures each step shape as a CUDA graph at its second
-    use and replays it (a capture that fails runs eagerly, logged and counted in
-    `qwen_tts_engine_cuda_graph_fallbacks_total`); `off` runs every step eagerly. The CPU is eager."""
+    """Continuous engine, counter sampler, on a GPU: `auto` captures the step's two parts as CUDA
+    graphs (every row bucket at load, other shapes at their second use) and replays them (a capture
+    that fails runs eagerly, logged and counted in `qwen_tts_engine_cuda_graph_fallbacks_total`);
+    `off` runs every step eagerly. The CPU is eager."""
 
 
 def chunk_schedule(config: EngineConfig) -> tuple[int, ...]:

@@ -13,6 +13,11 @@ class WeightsInfo(BaseModel):
     weights_kind: str
     """`hub`, `local` or `tiny_random` (noise: tests and offline runs only)."""
     loaded: bool
+    max_rows: int | None = None
+    """A loaded model's batch: rows generated together at most (`QWEN_TTS_MAX_BATCH_ROWS`, fewer
+    if its KV cache bound holds fewer; more requests wait for a free row)."""
+    kv_cache_gb: float | None = None
+    """A loaded model's preallocated KV cache (`QWEN_TTS_KV_CACHE_MIB` bounds it; 0: not preallocated)."""
 
 
 class HealthResponse(BaseModel):

@@ -44,8 +44,9 @@ async def _engine_info(triton: TritonGateway) -> dict[str, Any]:
 
 def _weights(info: dict[str, Any], loaded: list[str]) -> list[WeightsInfo]:
     fields = ("model_name", "variant", "model_size", "weights", "weights_kind")
+    pool = ("max_rows", "kv_cache_gb")  # a loaded model's batch, from its loop's gauges
     return [
-        WeightsInfo(**{k: model[k] for k in fields}, loaded=name in loaded)
+        WeightsInfo(**{k: model[k] for k in fields}, **{k: model[k] for k in pool if k in model}, loaded=name in loaded)
         for name, model in sorted(info.get("models", {}).items())
     ]
 

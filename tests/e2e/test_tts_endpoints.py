@@ -65,6 +65,10 @@ def test_health_and_models_tell_the_truth(client: httpx.Client):
     assert kinds["custom_voice_1_7b"] == ("tiny_random", True)
     assert kinds["custom_voice_0_6b"] == ("tiny_random", "0.6B_custom_voice" in health["models_loaded"])
     assert len(kinds) == 5
+    # a loaded model's batch: its rows and its preallocated KV cache (the counter engine's, on the CPU too)
+    pools = {w["model_name"]: (w["max_rows"], w["kv_cache_gb"]) for w in models["weights"] if w["loaded"]}
+    rows, kv_cache_gb = pools["custom_voice_1_7b"]
+    assert rows >= 1 and kv_cache_gb > 0
 
 
 def test_speakers_and_languages(client: httpx.Client):

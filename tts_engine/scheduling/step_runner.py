@@ -27,6 +27,7 @@ from tts_engine.scheduling.clone_batching import build_prompt_items, prepare, sy
 from tts_engine.scheduling.engine import Engine
 from tts_engine.scheduling.loop import LoopRunner, Submission
 from tts_engine.step.batch import Batch, RowStart, compact
+from tts_engine.step.graphs import backend_for
 from tts_engine.step.prefix import Prefix, build_prefix
 from tts_engine.step.sampling import RowSampling
 
@@ -71,14 +72,20 @@ def row_settings(merged: dict[str, Any]) -> tuple[RowSampling, RowSampling, int]
     return talker, predictor, int(merged["max_new_tokens"])
 
 
-def new_batch(tts: Any, *, sampler: str, max_rows: int, positions: int) -> Batch:
+def new_batch(tts: Any, *, sampler: str, max_rows: int, positions: int, graphs: str = "off") -> Batch:
+    """`graphs`: `QWEN_TTS_CUDA_GRAPHS` (the counter engine's steps only: the reference engine's
+    per-row generators cannot be captured)."""
     if sampler == "reference":
         from tts_engine.step.reference_batch import ReferenceBatch
 
         return ReferenceBatch(tts, max_rows=max_rows)
     from tts_engine.step.counter_batch import CounterBatch
 
-    return CounterBatch(tts.model.talker, max_rows=max_rows, positions=positions)
+    backend = backend_for(graphs, tts.model.talker.device)
+    batch = CounterBatch(tts.model.talker, max_rows=max_rows, positions=positions, graphs=backend)
+    talker, predictor, _ = row_settings(tts._merge_generate_kwargs())
+    batch.warm_up(talker, predictor)  # captures every row bucket now, not in the first requests
+    return batch
 
 
 class StepRunner(LoopRunner):
@@ -91,6 +98,7 @@ class StepRunner(LoopRunner):
         frames_per_text_token: int = 0,
         sampler: str = "counter",
         max_positions: int = 4096,
+        graphs: str = "off",
         codec_graphs: str = "off",
     ) -> None:
         self._engine = engine
@@ -99,13 +107,17 @@ class StepRunner(LoopRunner):
         self._tts = tts
         self._max_rows = max_rows
         self._schedule = chunk_schedule
-        self._batch = new_batch(self._tts, sampler=sampler, max_rows=max_rows, positions=max_positions)
+        self._batch = new_batch(self._tts, sampler=sampler, max_rows=max_rows, positions=max_positions, graphs=graphs)
         self._rows: list[Row] = []
         self._steps = 0
         self._serials = itertools.count()
         self._cpu = tts.model.talker.device.type == "cpu"
         self._loop_threads_set = False
         self._codec = CodecWorker(self._tts, graphs=codec_graphs)
+
+    def graphs(self) -> tuple[int, int]:
+        graphs = getattr(self._batch, "graphs", None)  # the counter engine's; the reference one has none
+        return (len(graphs.captured()), graphs.fallbacks) if graphs is not None else (0, 0)
 
     @property
     def codec(self) -> CodecWorker:

@@ -21,7 +21,9 @@ FRAME_SECONDS = 0.08
 
 
 class EngineMetrics:
-    def __init__(self, pb_utils: Any, *, model: str, max_rows: int, memory: Memory | None = None) -> None:
+    def __init__(
+        self, pb_utils: Any, *, model: str, max_rows: int, memory: Memory | None = None, kv_bytes: int = 0
+    ) -> None:
         family = pb_utils.MetricFamily
         labels = {"model": model}
         # Triton requires a family to outlive its metrics: keep every family referenced.
@@ -55,6 +57,12 @@ class EngineMetrics:
         )
         self._fallbacks_seen = 0
         self.capacity.set(max_rows)
+        self.kv_cache = metric(
+            "qwen_tts_engine_kv_cache_bytes",
+            family.GAUGE,
+            "KV cache preallocated for the batch's rows (QWEN_TTS_MAX_POSITIONS each; QWEN_TTS_KV_CACHE_MIB bounds it)",
+        )
+        self.kv_cache.set(kv_bytes)
         # Each model is its own process: /models sums these over the models (server_info.py).
         self._memory = memory
         self.allocated = metric(

@@ -50,6 +50,23 @@ def models_gpu_memory(metrics_text: str) -> dict[str, float]:
     return totals
 
 
+_POOL_GAUGE = re.compile(
+    r'^qwen_tts_engine_(kv_cache_bytes|max_rows)\{[^}]*model="([^"]+)"[^}]*\}\s+(\S+)', re.MULTILINE
+)
+
+
+def models_pools(metrics_text: str) -> dict[str, dict[str, float | int]]:
+    """Each loaded model's batch: its rows and KV cache (GiB), from its loop's gauges."""
+    pools: dict[str, dict[str, float | int]] = {}
+    for kind, model, value in _POOL_GAUGE.findall(metrics_text):
+        pool = pools.setdefault(model, {})
+        if kind == "max_rows":
+            pool["max_rows"] = int(float(value))
+        else:
+            pool["kv_cache_gb"] = round(float(value) / 2**30, 3)
+    return pools
+
+
 def _triton_metrics(timeout: float = 1.0) -> str | None:
     url = f"http://127.0.0.1:{os.environ.get('TRITON_METRICS_PORT', '8002')}/metrics"
     try:
@@ -84,4 +101,10 @@ def gpu_info(metrics_text: str | None = None) -> dict[str, Any]:
 
 
 def server_info(repository: Path) -> dict[str, Any]:
-    return {**gpu_info(), "models": describe_repository(repository)}
+    """The GPU and every model; a loaded model also says its batch's rows and KV cache."""
+    text = _triton_metrics()
+    models = describe_repository(repository)
+    for name, pool in (models_pools(text) if text is not None else {}).items():
+        if name in models:
+            models[name].update(pool)
+    return {**gpu_info(text), "models": models}

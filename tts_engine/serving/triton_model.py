@@ -23,7 +23,7 @@ from tts_engine.loader import cuda_memory, describe, load_model
 from tts_engine.requests import wants_stream
 from tts_engine.scheduling.engine import Engine
 from tts_engine.scheduling.loop import GenerationLoop, Outcome, Sink, Submission
-from tts_engine.scheduling.runners import build_runner
+from tts_engine.scheduling.runners import build_runner, pool_rows
 from tts_engine.serving.metrics import EngineMetrics
 from tts_engine.serving.replies import Reply, owned, reply
 
@@ -68,11 +68,12 @@ class TritonPythonModel:
         logging.basicConfig(level=logging.INFO)
         config = parse_engine_config(args["model_config"])
         model = load_model(config)
-        rows = rows_for_device(config, str(model.model.device))
+        rows, kv_bytes = pool_rows(model, config, rows_for_device(config, str(model.model.device)))
         log.info("loaded %s (engine %s, sampler %s, %d rows)", describe(config), config.engine, config.sampler, rows)
         self.engine = Engine.for_model(model, config.variant)
         self.groups = self.engine.prompt_spec.num_code_groups if self.engine.prompt_spec else 0
-        metrics = EngineMetrics(pb_utils, model=config.model_name, max_rows=rows, memory=cuda_memory(config.device))
+        memory = cuda_memory(config.device)
+        metrics = EngineMetrics(pb_utils, model=config.model_name, max_rows=rows, memory=memory, kv_bytes=kv_bytes)
         self.loop = GenerationLoop(
             build_runner(self.engine, config, rows), name=f"generation-{config.model_name}", observe=metrics.observe
         )

@@ -2,11 +2,15 @@
 
 Host-side it keeps only what decides shapes: each slot's length (for the attention span) and
 sampling settings (for the sampler plans). Everything a step computes stays on the device until
-its one read: the rows' codes and next tokens (`out`).
+its one read: the rows' codes and next tokens (`out`). A step is two step functions (`counter_step`):
+the code predictor's whole frame, keyed by (rows, predictor plan), and the talker's step, keyed
+by (rows, span, talker plan); with a graph backend (`step.graphs`) each key is captured once and
+replayed, and `warm_up` captures every row bucket when the model loads.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -15,13 +19,15 @@ from tts_engine.step.batch import RowStart, compact
 from tts_engine.step.counter_model import CounterModel
 from tts_engine.step.counter_noise import row_key
 from tts_engine.step.counter_sampling import plan_for
-from tts_engine.step.counter_step import StepShape, frame_step, prefill
+from tts_engine.step.counter_step import StepShape, predictor_step, prefill, talker_step
+from tts_engine.step.graphs import GraphBackend, StepGraphs
 from tts_engine.step.rows import NewRow, RowState
-from tts_engine.step.static_cache import StaticCache, rows_for, span_for
+from tts_engine.step.sampling import RowSampling
+from tts_engine.step.static_cache import MIN_SPAN, ROW_BUCKETS, StaticCache, rows_for, span_for
 
 
 class CounterBatch:
-    def __init__(self, talker: Any, *, max_rows: int, positions: int) -> None:
+    def __init__(self, talker: Any, *, max_rows: int, positions: int, graphs: GraphBackend | None = None) -> None:
         self.model = model = CounterModel(talker, positions=positions)
         self.groups, self.eos, self.max_rows = model.groups, model.eos, max_rows
         stack, predictor = model.talker, model.predictor
@@ -48,6 +54,12 @@ class CounterBatch:
         self.scratch = torch.zeros(scratch, dtype=model.dtype, device=model.device)
         self._lengths: list[int] = []
         self._settings: list[RowStart] = []
+        self.graphs = StepGraphs(graphs, name="counter step", buffers=self._buffers)
+
+    def _buffers(self) -> list[torch.Tensor]:
+        """Every tensor a step reads or writes that outlives it (a captured step holds their addresses)."""
+        state = self.state
+        return [*state.tensors(), state.out, state.texts.pool, self.cache.kv, self.scratch]
 
     def room(self, prefix_tokens: int) -> int:
         return max(self.model.positions - prefix_tokens, 0)
@@ -89,11 +101,32 @@ class CounterBatch:
 
     @torch.no_grad()
     def step(self) -> list[list[int]]:
-        shape = self.shape()
-        out = frame_step(self.model, self.state, self.cache, self.scratch, shape)
+        out = self._run(self.shape())
         values: list[list[int]] = out[: len(self._lengths)].tolist()  # the step's one device-to-host read
         self._lengths = [length + 1 for length in self._lengths]
         return values
+
+    def _run(self, shape: StepShape) -> torch.Tensor:
+        model, state = self.model, self.state
+        predictor = ("predictor", shape.rows, shape.predictor)
+        self.graphs.run(predictor, partial(predictor_step, model, state, self.scratch, shape))
+        talker = ("talker", shape.rows, shape.span, shape.talker)
+        return self.graphs.run(talker, partial(talker_step, model, state, self.cache, shape))
+
+    @torch.no_grad()
+    def warm_up(self, talker: RowSampling, predictor: RowSampling) -> None:
+        """Capture both step functions at every row bucket, shortest span, these settings' plans
+        (the defaults'), on the idle slots (whatever a step writes there, admission overwrites).
+        Other spans and plans are captured at their second use."""
+        if not self.graphs.enabled or self._lengths:
+            return
+        talker_plan = plan_for([talker], self.model.vocab)
+        predictor_plan = plan_for([predictor], self.model.predictor_vocab)
+        buckets = sorted({min(bucket, self.max_rows) for bucket in ROW_BUCKETS})
+        for rows in buckets:
+            shape = StepShape(rows, min(MIN_SPAN, self.model.positions), talker_plan, predictor_plan)
+            for _ in range(2):  # the first run warms up, the second captures (and replays)
+                self._run(shape)
 
     def remove(self, slots: list[int]) -> None:
         moved = [self._lengths[source] for source, _ in compact(list(self._lengths), slots)]

@@ -99,30 +99,50 @@ def talker_scores(
     return scores + model.token_bias[young.long()]
 
 
-def frame_step(
-    model: CounterModel, state: RowState, cache: StaticCache, scratch: torch.Tensor, shape: StepShape
-) -> torch.Tensor:
-    """One frame for every row in the first `shape.rows` slots; returns `state.out[:rows]`: each
-    row's frame (G codes) and its next codebook-0 token."""
+def predictor_step(model: CounterModel, state: RowState, scratch: torch.Tensor, shape: StepShape) -> torch.Tensor:
+    """The code predictor's whole frame for the first `shape.rows` slots (its 15 draws inside):
+    each row's frame into `state.out[:rows, :G]`, returned. Depends on `rows` and the predictor's
+    plan only (one CUDA graph per pair)."""
     rows, groups = shape.rows, model.groups
     frame = state.frame[:rows]
-    # draws: codebooks 1..G-1 of this frame, then codebook 0 of the next (counter f * G + d)
-    keys = draw_keys(state.keys[:rows], frame.unsqueeze(1) * groups + torch.arange(1, groups + 1, device=frame.device))
+    # draw d of frame f has counter f * G + d: codebooks 1..G-1 here, codebook 0 in `talker_step`
+    keys = draw_keys(state.keys[:rows], frame.unsqueeze(1) * groups + torch.arange(1, groups, device=frame.device))
     codes = torch.stack([state.pending[:rows], *predict_frame(model, state, scratch, keys, rows, shape.predictor)], 1)
+    out = state.out[:rows]
+    out[:, :groups] = codes
+    return out
+
+
+def talker_step(model: CounterModel, state: RowState, cache: StaticCache, shape: StepShape) -> torch.Tensor:
+    """The talker's step after `predictor_step`: the frame's embedding, one token per row and its
+    draw, the state updates; returns `state.out[:rows]` (each row's frame and next codebook-0
+    token). Depends on `rows`, `span` and the talker's plan (one CUDA graph per triple)."""
+    rows, groups = shape.rows, model.groups
+    frame = state.frame[:rows]
+    out = state.out[:rows]
+    codes = out[:, :groups]
     embedded = F.embedding(codes + model.heads.frame_offsets, model.heads.frame_embeddings).sum(1)
     start, count = state.text[:rows, 0], state.text[:rows, 1]
     text = F.embedding(torch.where(frame < count, start + frame, 0), state.texts.pool)
     normed = unit(decode_talker(model, state, cache, embedded + text, shape), model.talker.hidden)
     scores = talker_scores(model, state, normed, rows, frame == 0)
-    token = draw(scores, state.talker.select(slice(0, rows)), keys[:, groups - 1], shape.talker)
+    key = draw_keys(state.keys[:rows], (frame * groups + groups).unsqueeze(1))[:, 0]  # next frame's d = 0
+    token = draw(scores, state.talker.select(slice(0, rows)), key, shape.talker)
     state.seen[:rows].scatter_(1, token.unsqueeze(1), True)
     state.pending[:rows] = token
     state.hidden[:rows] = normed
     state.counters[:rows] += state.active[:rows].unsqueeze(1)
-    out = state.out[:rows]
-    out[:, :groups] = codes
     out[:, groups] = token
     return out
+
+
+def frame_step(
+    model: CounterModel, state: RowState, cache: StaticCache, scratch: torch.Tensor, shape: StepShape
+) -> torch.Tensor:
+    """One frame for every row in the first `shape.rows` slots (the two parts above, eagerly);
+    returns `state.out[:rows]`: each row's frame (G codes) and its next codebook-0 token."""
+    predictor_step(model, state, scratch, shape)
+    return talker_step(model, state, cache, shape)
 
 
 def prefill(

@@ -29,6 +29,7 @@ SAMPLES = {
     "max_positions": (1024, 8192),
     "max_frames_per_text_token": (40, 0),
     "cuda_graphs": ("off", "auto"),
+    "kv_cache_mib": (2048, 0),
     "codec_graphs": ("auto", "off"),
 }
 
@@ -93,6 +94,7 @@ def test_every_existing_variable_is_a_setting():
         "QWEN_TTS_MAX_POSITIONS": "max_positions",
         "QWEN_TTS_MAX_FRAMES_PER_TEXT_TOKEN": "max_frames_per_text_token",
         "QWEN_TTS_CUDA_GRAPHS": "cuda_graphs",
+        "QWEN_TTS_KV_CACHE_MIB": "kv_cache_mib",
         "QWEN_TTS_CODEC_GRAPHS": "codec_graphs",
     }
     assert set(SAMPLES) == {spec.name for spec in SETTINGS}
@@ -113,6 +115,7 @@ def test_defaults_are_the_dataclass_defaults_and_what_the_generator_writes():
         "max_positions": "4096",
         "max_frames_per_text_token": "25",
         "cuda_graphs": "auto",
+        "kv_cache_mib": "0",
         "codec_graphs": "off",
     }
     # The generated parameters parse back to the same defaults.

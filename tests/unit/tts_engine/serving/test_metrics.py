@@ -63,3 +63,9 @@ def test_gpu_memory_is_read_at_load_and_after_each_step() -> None:
     metrics.observe(LoopStats(active_rows=1, frames=1, waiting=0, step_seconds=0.01))
     assert made["qwen_tts_engine_gpu_allocated_bytes"][1].value == 3 << 30
     assert made["qwen_tts_engine_gpu_reserved_bytes"][1].value == 4 << 30
+
+
+def test_the_kv_cache_size_is_a_gauge_set_at_load() -> None:
+    EngineMetrics(FakePbUtils(), model="custom_voice_1_7b", max_rows=24, kv_bytes=12 << 30)
+    assert FakeFamily.made["qwen_tts_engine_kv_cache_bytes"][1].value == 12 << 30
+    assert FakeFamily.made["qwen_tts_engine_max_rows"][1].value == 24

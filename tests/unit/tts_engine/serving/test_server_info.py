@@ -7,7 +7,7 @@ from unittest import mock
 
 import torch
 
-from tts_engine.serving.server_info import gpu_info, models_gpu_memory
+from tts_engine.serving.server_info import gpu_info, models_gpu_memory, models_pools
 
 GIB = 2**30
 METRICS = f"""# HELP qwen_tts_engine_gpu_allocated_bytes GPU memory held by tensors of this model's process
@@ -17,6 +17,10 @@ qwen_tts_engine_gpu_allocated_bytes{{model="voice_clone_1_7b"}} 1.610612736e+09
 qwen_tts_engine_gpu_reserved_bytes{{model="custom_voice_1_7b"}} {4 * GIB}
 qwen_tts_engine_gpu_reserved_bytes{{model="voice_clone_1_7b"}} {2 * GIB}
 nv_gpu_memory_used_bytes{{gpu_uuid="GPU-1"}} {9 * GIB}
+qwen_tts_engine_max_rows{{model="custom_voice_1_7b"}} 24
+qwen_tts_engine_kv_cache_bytes{{model="custom_voice_1_7b"}} 1.2884901888e+10
+qwen_tts_engine_max_rows{{model="voice_clone_1_7b"}} 64
+qwen_tts_engine_kv_cache_bytes{{model="voice_clone_1_7b"}} 0
 """
 
 
@@ -56,3 +60,11 @@ def test_unreadable_metrics_leave_the_fields_null_not_wrong():
 def test_no_gpu():
     with mock.patch.object(torch.cuda, "is_available", return_value=False):
         assert gpu_info() == {"cuda_available": False, "gpu": None}
+
+
+def test_each_models_rows_and_kv_cache_are_read_from_its_gauges():
+    assert models_pools(METRICS) == {
+        "custom_voice_1_7b": {"max_rows": 24, "kv_cache_gb": 12.0},
+        "voice_clone_1_7b": {"max_rows": 64, "kv_cache_gb": 0.0},
+    }
+    assert models_pools("") == {}
