@@ -27,7 +27,13 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from tts_engine.step.graphs import GraphCaptureError, Outputs
+Outputs = Any
+"""What a step returns (`graphs.Outputs`)."""
+
+
+class GraphCaptureError(RuntimeError):
+    """The step cannot be captured (it reads a value on the host, or its shapes depend on data)."""
+
 
 _HOST_DATA = {torch.ops.aten.lift_fresh.default, torch.ops.aten.lift_fresh_copy.default}
 _INDEXING = {torch.ops.aten.index.Tensor, torch.ops.aten.index_put.default, torch.ops.aten.index_put_.default}

@@ -26,15 +26,12 @@ from typing import Any, Protocol
 import torch
 
 from tts_engine.config import GRAPH_MODES
+from tts_engine.step.graph_record import RecordingBackend
 
 log = logging.getLogger(__name__)
 
 Outputs = Any
 """What a step returns: a tensor, or a tuple/list of tensors (returned as is by every replay)."""
-
-
-class GraphCaptureError(RuntimeError):
-    """The step cannot be captured (it reads a value on the host, or its shapes depend on data)."""
 
 
 class Graph(Protocol):
@@ -91,8 +88,6 @@ def backend_for(mode: str, device: torch.device) -> GraphBackend | None:
     device), or None: every step eager. `record` (not a setting: tests and the CPU benchmark) is
     the CPU stand-in, on any device."""
     if mode == "record":
-        from tts_engine.step.graph_record import RecordingBackend  # imports this module
-
         return RecordingBackend()
     if mode not in GRAPH_MODES:
         raise ValueError(f"graph mode must be one of {GRAPH_MODES}, got {mode!r}")
