@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import auth, playground
 from api.body_limit import RequestBodyLimitMiddleware
+from api.healing.healer import Healer
 from api.http_errors import extend_openapi, install_error_handlers
 from api.inference.client import TritonGateway
 from api.jobs.worker import JobWorker, drain_on_signals
@@ -43,6 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             timeout_seconds=settings.triton_timeout_seconds,
             connect_timeout_seconds=settings.triton_connect_timeout_seconds,
         )
+        app.state.healer = Healer(triton=app.state.triton, database=app.state.database, settings=settings)
+        if settings.model_healing_enabled:
+            app.state.healer.start()
         await start_jobs(app, settings)
         stop_metrics = serving.serve_on_port(settings.metrics_port) if settings.metrics_port else None
         try:
@@ -51,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if stop_metrics is not None:
                 stop_metrics()
             await stop_jobs(app, settings)
+            await app.state.healer.stop()
             await app.state.triton.close()
             app.state.database.dispose()
             serving.mark_worker_exit()

@@ -43,6 +43,7 @@ from typing import Any
 
 from api import metrics
 from api.errors import DATABASE_DOWN
+from api.healing.healer import Healer
 from api.inference.client import TritonGateway
 from api.jobs.outcome import JobLostError, Outcomes
 from api.jobs.runner import progress, run_job
@@ -279,6 +280,9 @@ async def main() -> None:
 
         start_http_server(settings.worker_metrics_port, registry=collecting_registry())
     worker = JobWorker(database=database, triton=triton, settings=settings)
+    healer = Healer(triton=triton, database=database, settings=settings)  # its calls fail fast on a dead model too
+    if settings.model_healing_enabled:
+        healer.start()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
@@ -286,6 +290,7 @@ async def main() -> None:
     log.info("job worker %s started (concurrency %d)", worker.worker_id, settings.job_concurrency)
     await stop.wait()
     await worker.stop(settings.job_shutdown_timeout_seconds)
+    await healer.stop()
     await triton.close()
     database.dispose()
 

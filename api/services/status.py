@@ -13,7 +13,7 @@ from api import metrics
 from api.catalog import LANGUAGES, SPEAKERS, available_models
 from api.errors import UnavailableError
 from api.inference.client import TritonGateway
-from api.schemas.info import GpuInfo, HealthResponse, ModelsResponse, WeightsInfo
+from api.schemas.info import GpuInfo, HealthResponse, ModelDownInfo, ModelsResponse, WeightsInfo
 from api.settings import Settings
 from api.store.database import Database
 
@@ -88,8 +88,9 @@ def _unhealthy(settings: Settings, reason: str, *, triton_ready: bool, store_rea
 
 
 async def health(*, triton: TritonGateway, settings: Settings, database: Database) -> HealthResponse:
-    """`healthy`, or `unhealthy` with the reason when Triton or the database cannot serve (readiness:
-    the route answers 503). Both are checked at once, so the answer comes within about 3 s."""
+    """`healthy`; `degraded` while a model is down and being healed (the others serve: still ready);
+    `unhealthy` with the reason when Triton or the database cannot serve (readiness: the route answers
+    503). Both are checked at once, so the answer comes within about 3 s."""
     ready, store_ready = await asyncio.gather(triton.is_ready(), database_ready(database))
     metrics.observe_triton_ready(ready)
     reasons = [] if ready else ["the inference server (Triton) is unreachable or not ready"]
@@ -108,8 +109,10 @@ async def _healthy(triton: TritonGateway, settings: Settings) -> HealthResponse:
     weights = _weights(info, loaded)
     random = _random_weights(weights)
     gpu = info.get("gpu") or {}
+    down = _models_down(triton)
     return HealthResponse(
-        status="healthy",
+        status="degraded" if down else "healthy",
+        models_down=down,
         cuda_available=bool(info.get("cuda_available")),
         models_loaded=[_label(name, info) for name in loaded],
         default_model_size=settings.default_model_size,
@@ -119,6 +122,20 @@ async def _healthy(triton: TritonGateway, settings: Settings) -> HealthResponse:
         random_weights=random,
         warning=RANDOM_WEIGHTS_WARNING if random else None,
     )
+
+
+def _models_down(triton: TritonGateway) -> list[ModelDownInfo]:
+    """Models whose backend this process found dead (api/healing heals them)."""
+    return [
+        ModelDownInfo(
+            model=down.model,
+            state=down.state.value,
+            reason=down.reason,
+            since=down.since,
+            retry_in_seconds=round(down.retry_after(), 1),
+        )
+        for _, down in sorted(triton.models.down.items())
+    ]
 
 
 async def models(*, triton: TritonGateway, settings: Settings) -> ModelsResponse:
