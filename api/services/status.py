@@ -26,6 +26,7 @@ _INFO_TTL_SECONDS = 10.0
 DATABASE_PING_SECONDS = 3.0
 """Longest the health check waits for the database: with Triton's check beside it, within a probe's 5 s."""
 _info_cache: dict[str, Any] = {"at": 0.0, "value": None}
+_loaded_cache: list[str] = []
 
 
 def _label(name: str, info: dict[str, Any]) -> str:
@@ -92,6 +93,10 @@ async def health(*, triton: TritonGateway, settings: Settings, database: Databas
     `unhealthy` with the reason when Triton or the database cannot serve (readiness: the route answers
     503). Both are checked at once, so the answer comes within about 3 s."""
     ready, store_ready = await asyncio.gather(triton.is_ready(), database_ready(database))
+    if not ready and triton.models.down:
+        # Triton is not ready while any model (un)loads: a model being healed must not take the others
+        # out of service. Still live: ready, and degraded below.
+        ready = await triton.is_live()
     metrics.observe_triton_ready(ready)
     reasons = [] if ready else ["the inference server (Triton) is unreachable or not ready"]
     reasons += [] if store_ready else ["the database is unreachable or not ready"]
@@ -103,8 +108,21 @@ async def health(*, triton: TritonGateway, settings: Settings, database: Databas
         return _unhealthy(settings, exc.message, triton_ready=False, store_ready=store_ready)
 
 
+async def _loaded(triton: TritonGateway) -> list[str]:
+    """READY models; while the healer reloads one, Triton's repository index may not answer until the
+    load is done: the last list seen then, less the models that are down."""
+    try:
+        loaded = [name for name in await triton.loaded_models() if name != "engine_info"]
+    except UnavailableError:
+        if not triton.models.down:
+            raise
+        return [name for name in _loaded_cache if name not in triton.models.down]
+    _loaded_cache[:] = loaded
+    return loaded
+
+
 async def _healthy(triton: TritonGateway, settings: Settings) -> HealthResponse:
-    loaded = [name for name in await triton.loaded_models() if name != "engine_info"]
+    loaded = await _loaded(triton)
     info = await _engine_info(triton)
     weights = _weights(info, loaded)
     random = _random_weights(weights)
