@@ -11,13 +11,14 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import auth, playground
+from api import auth, logs, playground
 from api.body_limit import RequestBodyLimitMiddleware
 from api.healing.healer import Healer
 from api.http_errors import extend_openapi, install_error_handlers
 from api.inference.client import TritonGateway
 from api.jobs.worker import JobWorker, drain_on_signals
 from api.metrics import serving
+from api.request_id import RequestIdMiddleware
 from api.routes import batches, info, jobs, openai, tts, voices
 from api.schemas.tts import document_seed
 from api.services.limits import InflightLimiter
@@ -29,6 +30,7 @@ API_PREFIX = "/api/v1"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    logs.configure(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(serving.MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every response carries X-Request-ID, errors too
     install_error_handlers(app)
     extend_openapi(app, document_seed)
     openai.document(app)

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     generation is cancelled (its row leaves the engine's batch). A client that disconnects cancels its
     generation the same way. Use jobs for longer work."""
 
+    log_format: str = Field(default="json", pattern=r"^(json|text)$")
+    """API and worker logs: `json` (one object per line: time, level, logger, message, request_id) or
+    `text`. Every line written for a request or job carries its X-Request-ID."""
+
     max_inflight_requests: int = Field(default=64, ge=1)
     """Synchronous TTS requests in flight at once (all routes together); beyond it 429."""
 

@@ -17,6 +17,7 @@ from tritonclient.grpc import InferInput, InferRequestedOutput, InferResult
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
+from api import request_id
 from api.errors import ApiError, BackendError, ModelDownError, UnavailableError, ValidationFailed
 from api.inference.model_health import ModelHealth
 from api.inference.tensors import ClonePrompt, SynthesisCall, build_inputs, read_clone_prompt
@@ -173,7 +174,7 @@ class TritonGateway:
         answered = asyncio.Event()
 
         async def requests() -> AsyncIterator[dict[str, Any]]:
-            yield {"model_name": model, "inputs": inputs, "outputs": outputs}
+            yield {"model_name": model, "inputs": inputs, "outputs": outputs, "request_id": request_id.current() or ""}
             await answered.wait()  # half-closing earlier could end the stream before the answer
 
         responses = None

@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from api import metrics
+from api import logs, metrics, request_id
 from api.errors import DATABASE_DOWN
 from api.healing.healer import Healer
 from api.inference.client import TritonGateway
@@ -177,6 +177,8 @@ class JobWorker:
         metrics.set_store_gauges(counts, cloned, pending_batch_items=pending_items)
 
     async def _work(self, job: Job) -> dict[str, Any]:
+        request_id.use(job.request_id)  # its logs and Triton calls carry the submitting request's id
+
         async def report(stage: str, segments: tuple[int, int] | None = None) -> None:
             if job.batch_id is not None:  # a batch reports its items' counts, not their stages: no writes
                 return
@@ -193,6 +195,7 @@ class JobWorker:
         return await run_job(job, triton=self.triton, settings=self.settings, database=self.database, report=report)
 
     async def _execute(self, job: Job, *, claimed: float) -> None:
+        request_id.use(job.request_id)
         work = self._running[job.id]
         try:
             outcome = await self._record_patiently(job, work)
@@ -265,7 +268,7 @@ def drain_on_signals(callback: Any) -> None:
 
 async def main() -> None:
     settings = Settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_format)
     database = Database(
         settings.database_url, timeout_seconds=settings.database_timeout_seconds, pool_size=settings.database_pool_size
     )
