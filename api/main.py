@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import auth, logs, playground
+from api.abandon import AbandonedWorkMiddleware
 from api.body_limit import RequestBodyLimitMiddleware
 from api.healing.healer import Healer
 from api.http_errors import extend_openapi, install_error_handlers
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # Innermost middleware: every body is capped, a declared oversize one refused before it is read.
     app.add_middleware(RequestBodyLimitMiddleware, settings=settings)
+    # Synchronous TTS stops when its client goes away or its deadline passes (the row leaves the batch).
+    app.add_middleware(AbandonedWorkMiddleware, settings=settings)
     app.state.limiter = InflightLimiter(settings.max_inflight_requests, per_key=settings.max_inflight_requests_per_key)
     # Middleware runs outermost last-added first: metrics, then CORS (a preflight needs no key), then keys.
     if settings.auth_enabled:
