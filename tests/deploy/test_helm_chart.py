@@ -458,6 +458,9 @@ def test_alerts_and_the_job_backlog_gate() -> None:
         "QwenTTSInferenceFailureRate",
         "QwenTTSTritonRequestFailures",
         "QwenTTSNoTritonReady",
+        "QwenTTSModelDied",  # the healer's (api/healing): a backend died and was reloaded
+        "QwenTTSModelCrashLooping",
+        "QwenTTSModelDown",
         "QwenTTSJobBacklogHigh",  # on by default: qwen_tts_jobs_queue_depth exists
     }
     ungated = alert_names(render({"prometheusRule": {"jobAlerts": False}}, monitoring=True))
