@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.servers import ApiServer, TritonServer, run_api
+from devtools.servers import ApiServer, TritonServer, run_api
 
 pytestmark = pytest.mark.e2e
 

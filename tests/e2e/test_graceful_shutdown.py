@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.e2e.servers import TritonServer, run_api
+from devtools.servers import TritonServer, run_api
 
 pytestmark = pytest.mark.e2e
 
