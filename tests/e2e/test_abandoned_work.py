@@ -20,9 +20,9 @@ pytestmark = pytest.mark.e2e
 
 MODEL = "voice_design_1_7b"  # the other tests use it least: its counters move for this test alone
 DESIGN = {"text": "Hola, esto dura un buen rato.", "voice_description": "calm", "language": "Spanish"}
-LONG_FRAMES = 150
+LONG_FRAMES = 200
 """A row this long runs for about a second on the tiny model: ample to be seen and cancelled."""
-STEPS_TO_LEAVE = 24
+STEPS_TO_LEAVE = 40
 """Steps the row may still take once the client is gone: the engine looks at cancellations every 8
 steps; the rest is the cancel crossing the API, gRPC and Triton on a busy 2-core machine."""
 
