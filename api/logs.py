@@ -57,3 +57,4 @@ def configure(log_format: str = "json", level: int = logging.INFO) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per reference fetch is noise

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import os
 import random
 import tempfile
 import threading
@@ -155,6 +156,7 @@ def drive(traffic: Traffic, concurrency: int, seconds: float) -> Counter[tuple[s
 
 
 def main() -> None:
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # the API process gets it, as in the image
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--concurrency", type=int, default=16)
