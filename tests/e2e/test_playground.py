@@ -89,7 +89,11 @@ def test_synthesize_clone_and_jobs(browser: Browser, tmp_path: Path):
     page.wait_for_selector(job, timeout=60_000)
     assert page.evaluate(f"document.querySelector('{job} progress').value") == 100
     stages = page.get_attribute(job, "data-stages") or ""
-    assert stages.split()[0] == "created" and stages.split()[-1] == "completed", stages
+    # A tiny model may finish the job before the page's stream connects: then "completed" is all it saw.
+    order = ["created", "queued", "loading_model", "generating", "encoding", "completed"]
+    seen = stages.split()
+    assert seen and seen[-1] == "completed" and set(seen) <= set(order), stages
+    assert [order.index(stage) for stage in seen] == sorted(order.index(stage) for stage in seen), stages
     played(browser, f"{job} audio")
     browser.screenshot("playground")
 
