@@ -102,16 +102,6 @@ class UnavailableError(ApiError):
     kind = "unavailable"
 
 
-class ModelDownError(UnavailableError):
-    """A model's backend process died or stopped serving (every call fails while Triton still calls
-    it ready): 503 naming the model, with Retry-After, while the healer (api/healing) reloads it."""
-
-    def __init__(self, model: str, message: str, *, retry_after: float = 5.0):
-        super().__init__(message, headers={"Retry-After": str(max(1, round(retry_after)))})
-        self.model = model
-        self.retry_after = retry_after
-
-
 class BackendError(ApiError):
     """Triton answered with an error that is not the client's fault."""
 

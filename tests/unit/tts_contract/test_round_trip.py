@@ -36,7 +36,6 @@ EVERY_FIELD = {
     "max_new_tokens": 300,
     "seed": 2**63 - 1,
     "stream": True,
-    "probe": False,
 }
 
 

@@ -1,1 +1,0 @@
-"""The healer: finds a model whose backend died and reloads it (see healer.py)."""
