@@ -26,7 +26,8 @@ import anyio
 import numpy as np
 
 from api import metrics
-from api.audio.stream import MEDIA_TYPES, StreamFormat, encode_stream, ffmpeg_path, needs_ffmpeg
+from api.audio.encode import MEDIA_TYPES
+from api.audio.stream import StreamFormat, encode_stream, ffmpeg_path, needs_ffmpeg
 from api.catalog import Variant
 from api.errors import DATABASE_DOWN, ApiError, BackendError, openai_error
 from api.inference.client import TritonGateway
