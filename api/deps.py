@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
 from sqlmodel import Session
@@ -15,6 +16,8 @@ from api.services.caller import Caller
 from api.services.limits import CallerSlots, InflightLimiter
 from api.settings import Settings
 from api.store.database import Database
+
+T = TypeVar("T")
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -67,9 +70,46 @@ MAX_OFFSET = 2**31 - 1
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
+@dataclass(frozen=True)
+class PageQuery:
+    """The page a listing asks for: at most `limit` items, after the first `offset`."""
+
+    limit: int
+    offset: int
+
+
+def get_page(limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: OffsetQuery = 0) -> PageQuery:
+    return PageQuery(limit=limit, offset=offset)
+
+
+PageDep = Annotated[PageQuery, Depends(get_page)]
+
+
 def get_caller(session: SessionDep, triton: TritonDep, settings: SettingsDep, principal: PrincipalDep) -> Caller:
     return Caller(session=session, triton=triton, settings=settings, principal=principal)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
 """Everything a use case needs of the request, for routes that only pass it on."""
+
+
+@dataclass(frozen=True)
+class Synthesizer:
+    """What a synchronous TTS route needs: Triton, the settings and the caller's in-flight slots."""
+
+    triton: TritonGateway
+    settings: Settings
+    slots: CallerSlots
+
+    async def run(self, synthesize: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """`synthesize(*args, triton=..., settings=...)` in one of the caller's in-flight slots (429
+        when there is none)."""
+        async with self.slots.slot():
+            return await synthesize(*args, triton=self.triton, settings=self.settings)
+
+
+def get_synthesizer(triton: TritonDep, settings: SettingsDep, limiter: LimiterDep) -> Synthesizer:
+    return Synthesizer(triton=triton, settings=settings, slots=limiter)
+
+
+SynthesizerDep = Annotated[Synthesizer, Depends(get_synthesizer)]

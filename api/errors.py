@@ -20,10 +20,16 @@ DATABASE_DOWN: tuple[type[Exception], ...] = (OperationalError, InterfaceError, 
 
 
 class ApiError(Exception):
-    """Base class: a failure with a client-safe message."""
+    """Base class: a failure with a client-safe message. Each subclass names its HTTP status and its
+    kind where it is declared: `class NotFoundError(ApiError, status=404, kind="not_found")`."""
 
-    status_code = 500
-    kind = "internal"
+    status_code: int = 500
+    kind: str = "internal"
+
+    def __init_subclass__(cls, *, status: int | None = None, kind: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status_code = status or cls.status_code
+        cls.kind = kind or cls.kind
 
     def __init__(self, message: str, *, field: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -38,18 +44,12 @@ class ApiError(Exception):
         return body
 
 
-class BadRequestError(ApiError):
+class BadRequestError(ApiError, status=400, kind="bad_request"):
     """The request is well-formed but cannot be processed (e.g. audio that does not decode)."""
 
-    status_code = 400
-    kind = "bad_request"
 
-
-class ValidationFailed(ApiError):
+class ValidationFailed(ApiError, status=422, kind="validation"):
     """A field has an invalid value (unknown speaker, empty text, ...)."""
-
-    status_code = 422
-    kind = "validation"
 
 
 class ItemsInvalid(ValidationFailed):
@@ -63,50 +63,35 @@ class ItemsInvalid(ValidationFailed):
         return {**super().body(), "errors": self.errors}
 
 
-class UnauthorizedError(ApiError):
+class UnauthorizedError(ApiError, status=401, kind="unauthorized"):
     """No API key, or one that is malformed, unknown, wrong or revoked (auth_enabled only)."""
-
-    status_code = 401
-    kind = "unauthorized"
 
     def __init__(self, message: str):
         super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
 
 
-class NotFoundError(ApiError):
-    status_code = 404
-    kind = "not_found"
+class NotFoundError(ApiError, status=404, kind="not_found"):
+    """No such voice, job, batch or key: or it is not the caller's."""
 
 
-class ConflictError(ApiError):
-    status_code = 409
-    kind = "conflict"
+class ConflictError(ApiError, status=409, kind="conflict"):
+    """Not possible in the resource's current state, or an Idempotency-Key reused for another request."""
 
 
-class PayloadTooLargeError(ApiError):
-    status_code = 413
-    kind = "payload_too_large"
+class PayloadTooLargeError(ApiError, status=413, kind="payload_too_large"):
+    """A body, upload or reference audio over its size limit."""
 
 
-class OverloadedError(ApiError):
+class OverloadedError(ApiError, status=429, kind="overloaded"):
     """Bounded concurrency is exhausted: answer 429 instead of queueing forever."""
 
-    status_code = 429
-    kind = "overloaded"
 
-
-class UnavailableError(ApiError):
+class UnavailableError(ApiError, status=503, kind="unavailable"):
     """A dependency (Triton, a model, the database) is down or not loaded."""
 
-    status_code = 503
-    kind = "unavailable"
 
-
-class BackendError(ApiError):
+class BackendError(ApiError, status=502, kind="backend"):
     """Triton answered with an error that is not the client's fault."""
-
-    status_code = 502
-    kind = "backend"
 
 
 OPENAI_PREFIX = "/v1/"

@@ -45,13 +45,17 @@ class AudioFormat(StrEnum):
     OPUS = "opus"
 
 
-MEDIA_TYPES: dict[AudioFormat, str] = {
-    AudioFormat.WAV: "audio/wav",
-    AudioFormat.MP3: "audio/mpeg",
+MEDIA_TYPES: dict[str, str] = {
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
     # RFC 7845 section 9: Ogg Opus is audio/ogg; the codecs parameter tells it from Ogg Vorbis.
-    AudioFormat.OGG: "audio/ogg; codecs=opus",
-    AudioFormat.OPUS: "audio/ogg; codecs=opus",
+    "ogg": "audio/ogg; codecs=opus",
+    "opus": "audio/ogg; codecs=opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "pcm": "audio/pcm",
 }
+"""The media type of every format by its name: whole files (AudioFormat) and streams (api/audio/stream.py)."""
 
 MP3_KBPS = 64  # speech at 24 kHz is transparent well below this; CBR keeps sizes predictable
 OPUS_RATE = 16_000

@@ -41,15 +41,6 @@ class StreamFormat(StrEnum):
     PCM = "pcm"
 
 
-MEDIA_TYPES: dict[StreamFormat, str] = {
-    StreamFormat.MP3: "audio/mpeg",
-    StreamFormat.OPUS: "audio/ogg; codecs=opus",
-    StreamFormat.AAC: "audio/aac",
-    StreamFormat.FLAC: "audio/flac",
-    StreamFormat.WAV: "audio/wav",
-    StreamFormat.PCM: "audio/pcm",
-}
-
 _CODECS: dict[StreamFormat, list[str]] = {
     StreamFormat.MP3: [
         "-c:a", "libmp3lame", "-b:a", f"{MP3_KBPS}k", "-write_xing", "0", "-id3v2_version", "0", "-f", "mp3",

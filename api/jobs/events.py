@@ -11,27 +11,16 @@ queued): a reconnecting client is not sent again the state it already saw.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
+from functools import partial
 from typing import Any
 
-from api.errors import DATABASE_DOWN
+from api.jobs.feed import Feed, Heartbeat, deleted, polls, sse, with_retry
 from api.store import jobs as store
 from api.store.database import Database
 from api.store.job_table import Job, JobStatus
-
-RETRY_MS = 1000  # how soon EventSource reconnects after the stream closes without a final event
-Closing = asyncio.Event | None  # set when the server shuts down
-
-
-def sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
-    lines = [f"event: {event}"]
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    lines.append(f"data: {json.dumps(data, separators=(',', ':'), allow_nan=False)}")
-    return "\n".join(lines) + "\n\n"
 
 
 def progress_data(job: Job, position: int | None) -> dict[str, Any]:
@@ -63,58 +52,24 @@ async def _observe(database: Database, job_id: str) -> tuple[Job | None, int | N
     return job, await database.in_session(store.position, job.seq)
 
 
-async def _events(
-    database: Database, job_id: str, poll_seconds: float, heartbeat_seconds: float, sent: str | None, closing: Closing
-) -> AsyncIterator[str]:
-    """The events of `stream`; `sent`: the id of the last state the client has."""
-    next_beat = time.monotonic() + heartbeat_seconds
-    while True:
-        try:
-            job, position = await _observe(database, job_id)
-        except DATABASE_DOWN:  # keep the client; the database is retried at the next poll
-            if closing is not None and closing.is_set():
+async def _events(feed: Feed, job_id: str) -> AsyncIterator[str]:
+    sent, heartbeat = feed.last_event_id, Heartbeat(feed.heartbeat_seconds)
+    async with aclosing(polls(feed, partial(_observe, feed.database, job_id))) as observed:
+        async for job, position in observed:
+            if job is None:
+                yield deleted("job", job_id)
                 return
-            await asyncio.sleep(poll_seconds)
-            continue
-        if job is None:
-            yield sse(
-                "error",
-                {
-                    "job_id": job_id,
-                    "status": "deleted",
-                    "error": f"job {job_id} no longer exists",
-                    "error_type": "not_found",
-                },
-            )
-            return
-        event_id = str(job.version) if position is None else f"{job.version}.{position}"
-        if job.status in JobStatus.FINISHED:
-            yield await final_event(database, job, event_id)
-            return
-        if event_id != sent:
-            sent = event_id
-            yield sse("progress", progress_data(job, position), event_id)
-        if time.monotonic() >= next_beat:
-            next_beat = time.monotonic() + heartbeat_seconds
-            yield sse("heartbeat", {"job_id": job_id, "status": job.status, "timestamp": time.time()}, sent)
-        if closing is not None and closing.is_set():
-            return
-        await asyncio.sleep(poll_seconds)
+            event_id = str(job.version) if position is None else f"{job.version}.{position}"
+            if job.status in JobStatus.FINISHED:
+                yield await final_event(feed.database, job, event_id)
+                return
+            if event_id != sent:
+                sent = event_id
+                yield sse("progress", progress_data(job, position), event_id)
+            if heartbeat.due():
+                yield sse("heartbeat", {"job_id": job_id, "status": job.status, "timestamp": time.time()}, sent)
 
 
-async def stream(
-    database: Database,
-    job_id: str,
-    *,
-    poll_seconds: float,
-    heartbeat_seconds: float,
-    last_event_id: str | None = None,
-    closing: Closing = None,
-) -> AsyncIterator[str]:
-    """The stream's text, event by event. `closing` set (server shutting down) ends it early: the
-    client reconnects, to another replica, with its Last-Event-ID. The first event also sets the
-    client's reconnection delay (`retry:`)."""
-    prefix = f"retry: {RETRY_MS}\n"
-    async for event in _events(database, job_id, poll_seconds, heartbeat_seconds, last_event_id, closing):
-        yield prefix + event
-        prefix = ""
+def stream(feed: Feed, job_id: str) -> AsyncIterator[str]:
+    """The stream's text, event by event, until the job's final event (or the server closes)."""
+    return with_retry(_events(feed, job_id))

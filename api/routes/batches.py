@@ -8,18 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from api.deps import OffsetQuery, PrincipalDep, SessionDep, SettingsDep
+from api.deps import PageDep, PrincipalDep, SessionDep, SettingsDep
 from api.errors import ConflictError
 from api.jobs import batch_events
-from api.routes.jobs import CONFLICT, NOT_FOUND, SUBMIT, doc
+from api.routes.common import API_PREFIX, STREAM, FeedDep, Responses, acknowledge, doc, event_stream
+from api.routes.jobs import CONFLICT, NOT_FOUND, SUBMIT
 from api.schemas.batches import BatchCreated, BatchItems, BatchList, BatchMessage, BatchRequest, BatchView
 from api.services import batch_input, batch_results, batches
 from api.store.job_table import JobStatus
 
 router = APIRouter(prefix="/batches", tags=["batches"])
 
-API_PREFIX = "/api/v1"
-STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 BODY = {
     "requestBody": {
         "required": True,
@@ -53,10 +52,7 @@ async def create_batch(
         session=session, settings=settings, principal=principal, raw=raw, content_type=content_type,
         header_key=idempotency_key,
     )  # fmt: skip
-    if created and request.app.state.job_worker is not None:
-        request.app.state.job_worker.wake()
-    if not created:
-        response.headers["Idempotent-Replayed"] = "true"
+    acknowledge(request, response, created=created)
     base = f"{API_PREFIX}/batches/{batch.id}"
     return BatchCreated(
         batch_id=batch.id, batch=await batches.view_of(session, batch), status_url=base,
@@ -65,13 +61,8 @@ async def create_batch(
 
 
 @router.get("", response_model=BatchList, responses=NOT_FOUND)
-async def list_batches(
-    session: SessionDep,
-    principal: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: OffsetQuery = 0,
-) -> BatchList:
-    return await batches.list_batches(session=session, principal=principal, limit=limit, offset=offset)
+async def list_batches(session: SessionDep, principal: PrincipalDep, page: PageDep) -> BatchList:
+    return await batches.list_batches(session=session, principal=principal, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{batch_id}", response_model=BatchView, responses=NOT_FOUND)
@@ -91,25 +82,13 @@ async def batch_items(
     return await batches.items(session, batch_id, principal, after=after, limit=limit, status=status)
 
 
-@router.get("/{batch_id}/stream", responses={200: {"content": {"text/event-stream": {}}}, **NOT_FOUND})
-async def batch_stream(
-    batch_id: str,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: PrincipalDep,
-    last_event_id: Annotated[str | None, Header()] = None,
-) -> StreamingResponse:
+@router.get("/{batch_id}/stream", responses={**STREAM, **NOT_FOUND})
+async def batch_stream(batch_id: str, session: SessionDep, principal: PrincipalDep, feed: FeedDep) -> StreamingResponse:
     await batches.get(session, batch_id, principal)  # 404 as JSON before the stream starts
-    body = batch_events.stream(
-        request.app.state.database, batch_id, poll_seconds=settings.job_heartbeat_seconds,
-        heartbeat_seconds=settings.job_heartbeat_seconds, last_event_id=last_event_id,
-        closing=request.app.state.jobs_closing,
-    )  # fmt: skip
-    return StreamingResponse(body, media_type="text/event-stream", headers=STREAM_HEADERS)
+    return event_stream(batch_events.stream(feed, batch_id))
 
 
-RESULTS: dict[int | str, dict[str, Any]] = {200: {"content": {"application/zip": {}}}, **CONFLICT}
+RESULTS: Responses = {200: {"content": {"application/zip": {}}}, **CONFLICT}
 
 
 @router.get("/{batch_id}/results", response_class=StreamingResponse, responses=RESULTS)

@@ -3,27 +3,20 @@ POST /jobs/{id}/cancel, DELETE /jobs/{id}."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from api.deps import OffsetQuery, PrincipalDep, SessionDep, SettingsDep
+from api.deps import PageDep, PrincipalDep, SessionDep, SettingsDep
 from api.jobs import events
+from api.routes.common import API_PREFIX, STREAM, FeedDep, acknowledge, doc, event_stream
 from api.routes.tts import ERRORS
 from api.schemas.jobs import JobCreate, JobCreated, JobList, JobMessage, JobResult, JobStatusResponse
-from api.schemas.tts import ErrorResponse
 from api.services import jobs
 from api.store.job_table import JobStatus
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
-
-API_PREFIX = "/api/v1"
-
-
-def doc(codes: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorResponse, "description": text} for code, text in codes.items()}
-
 
 NOT_FOUND = doc({404: "Unknown job_id", 503: "The database is unavailable"})
 CONFLICT = {**NOT_FOUND, **doc({409: "Not possible in the job's current status"})}
@@ -43,10 +36,7 @@ async def create_job(
     job, created = await jobs.submit(
         session=session, settings=settings, principal=principal, body=body, header_key=idempotency_key
     )
-    if created and request.app.state.job_worker is not None:
-        request.app.state.job_worker.wake()
-    if not created:
-        response.headers["Idempotent-Replayed"] = "true"
+    acknowledge(request, response, created=created)
     return JobCreated(
         job_id=job.id,
         job=await jobs.view_of(session, job),
@@ -59,11 +49,12 @@ async def create_job(
 async def list_jobs(
     session: SessionDep,
     principal: PrincipalDep,
+    page: PageDep,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(JobStatus.ALL) + ")$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: OffsetQuery = 0,
 ) -> JobList:
-    return await jobs.list_jobs(session=session, principal=principal, status=status, limit=limit, offset=offset)
+    return await jobs.list_jobs(
+        session=session, principal=principal, status=status, limit=page.limit, offset=page.offset
+    )
 
 
 @router.get("/{job_id}/status", response_model=JobStatusResponse, responses=NOT_FOUND)
@@ -76,26 +67,10 @@ async def job_result(job_id: str, session: SessionDep, principal: PrincipalDep) 
     return await jobs.result(session, job_id, principal)
 
 
-@router.get("/{job_id}/stream", responses={200: {"content": {"text/event-stream": {}}}, **NOT_FOUND})
-async def job_stream(
-    job_id: str,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: PrincipalDep,
-    last_event_id: Annotated[str | None, Header()] = None,
-) -> StreamingResponse:
+@router.get("/{job_id}/stream", responses={**STREAM, **NOT_FOUND})
+async def job_stream(job_id: str, session: SessionDep, principal: PrincipalDep, feed: FeedDep) -> StreamingResponse:
     await jobs.get(session, job_id, principal)  # 404 as JSON before the stream starts
-    body = events.stream(
-        request.app.state.database,
-        job_id,
-        poll_seconds=settings.job_poll_interval_seconds,
-        heartbeat_seconds=settings.job_heartbeat_seconds,
-        last_event_id=last_event_id,
-        closing=request.app.state.jobs_closing,
-    )
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+    return event_stream(events.stream(feed, job_id))
 
 
 @router.post("/{job_id}/cancel", response_model=JobMessage, responses=CONFLICT)

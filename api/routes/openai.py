@@ -9,7 +9,8 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api.audio.stream import MEDIA_TYPES
+from api.audio.encode import MEDIA_TYPES
+from api.audio.stream import StreamFormat
 from api.deps import CallerDep, DatabaseDep, LimiterDep, PrincipalDep, SessionDep, SettingsDep, TritonDep
 from api.errors import is_openai
 from api.http_errors import extend_openapi
@@ -31,7 +32,7 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 AUDIO: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The audio, sent as it is generated (chunked), or OpenAI's speech events (sse)",
-        "content": {media_type: {} for media_type in [*dict.fromkeys(MEDIA_TYPES.values()), SSE_MEDIA_TYPE]},
+        "content": {media_type: {} for media_type in [*(MEDIA_TYPES[fmt] for fmt in StreamFormat), SSE_MEDIA_TYPE]},
     }
 }
 

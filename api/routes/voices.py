@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from api.audio.decode import media_type
-from api.deps import CallerDep, LimiterDep, OffsetQuery, PrincipalDep, SessionDep, SettingsDep, TritonDep
+from api.deps import CallerDep, LimiterDep, PageDep, PrincipalDep, SessionDep, SettingsDep, TritonDep
+from api.routes.common import SamplingForm, doc
 from api.routes.tts import ERRORS
 from api.schemas.pages import page_fields
-from api.schemas.tts import ErrorResponse, TTSResponse
+from api.schemas.tts import TTSResponse
 from api.schemas.voices import (
     ClonedVoiceTTSRequest,
     VoiceCreate,
@@ -29,16 +30,9 @@ from api.services.reference import read_upload
 router = APIRouter(prefix="/cloned-voices", tags=["voices"])
 tts_router = APIRouter(prefix="/tts", tags=["tts"])
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "Unknown voice_id"}}
-STORE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **NOT_FOUND,
-    422: {"model": ErrorResponse, "description": "A field is invalid (the body names it)"},
-    503: {"model": ErrorResponse, "description": "The database is unavailable"},
-}
-CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERRORS,
-    409: {"model": ErrorResponse, "description": "No unique voice id could be allocated; retry"},
-}
+NOT_FOUND = doc({404: "Unknown voice_id"})
+STORE_ERRORS = {**NOT_FOUND, **doc({422: "A field is invalid (the body names it)", 503: "The database is unavailable"})}
+CREATE_ERRORS = {**ERRORS, **doc({409: "No unique voice id could be allocated; retry"})}
 
 
 def _created(voice: Any, verb: str) -> VoiceSaved:
@@ -61,30 +55,14 @@ async def create_voice_from_upload(
     ref_audio: Annotated[UploadFile, File(description="Reference audio (WAV, MP3, OGG, FLAC)")],
     name: Annotated[str, Form()],
     ref_text: Annotated[str, Form()],
+    sampling: SamplingForm,
     language: Annotated[str, Form()] = "Spanish",
     description: Annotated[str | None, Form()] = None,
     x_vector_only: Annotated[bool, Form()] = False,
     model_size: Annotated[str | None, Form()] = None,
-    temperature: Annotated[float | None, Form()] = None,
-    top_p: Annotated[float | None, Form()] = None,
-    top_k: Annotated[int | None, Form()] = None,
-    repetition_penalty: Annotated[float | None, Form()] = None,
-    max_new_tokens: Annotated[int | None, Form()] = None,
 ) -> VoiceSaved:
-    fields = {
-        "name": name,
-        "ref_text": ref_text,
-        "language": language,
-        "description": description,
-        "x_vector_only": x_vector_only,
-        "model_size": model_size,
-        "temperature": temperature,
-        "top_p": top_p,
-        "top_k": top_k,
-        "repetition_penalty": repetition_penalty,
-        "max_new_tokens": max_new_tokens,
-    }
-    body = voice_from_form(fields)
+    fields = {"name": name, "ref_text": ref_text, "language": language, "description": description}
+    body = voice_from_form({**fields, "x_vector_only": x_vector_only, "model_size": model_size, **sampling})
     async with limiter.slot():
         audio = await read_upload(ref_audio, max_bytes=caller.settings.max_upload_bytes)
         voice = await voices.create_voice(caller, body=body, audio=audio, audio_field="ref_audio")
@@ -95,10 +73,10 @@ async def create_voice_from_upload(
 async def list_voices(
     session: SessionDep,
     principal: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: OffsetQuery = 0,
+    page: PageDep,
     language: Annotated[str | None, Query(description="Only voices of this language")] = None,
 ) -> VoiceList:
+    limit, offset = page.limit, page.offset
     found, total = await voices.list_voices(
         session=session, principal=principal, language=language, limit=limit, offset=offset
     )

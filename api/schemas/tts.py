@@ -96,6 +96,10 @@ class GenerationParams(BaseModel):
     )
 
 
+GENERATION_FIELDS = tuple(GenerationParams.model_fields)
+"""The sampling settings' names: the same on a request, a stored voice and a synthesis call."""
+
+
 SEED_MAX = int(limits.SEED.high)
 SEED_DESCRIPTION = (
     "Seeds this request's own random stream (0 to 2^63-1; absent: a fresh random seed). The same seed with the "

@@ -14,12 +14,13 @@ from sqlmodel import Session
 from api.catalog import Variant
 from api.inference.client import TritonGateway
 from api.inference.tensors import SynthesisCall, prompt_call
-from api.schemas.tts import GenerationParams, TTSResponse
+from api.schemas.tts import GENERATION_FIELDS, GenerationParams, TTSResponse
 from api.schemas.voices import ClonedVoiceTTSRequest
 from api.services import clone_prompts
 from api.services.api_keys import Principal
+from api.services.longform import Utterance
 from api.services.synthesis import SYNC, LongText, check_text, resolve_size, synthesize
-from api.services.voices import GENERATION_FIELDS, get_voice
+from api.services.voices import get_voice
 from api.settings import Settings
 from api.store import voices as store
 from api.store.tables import Voice
@@ -82,14 +83,9 @@ async def generate(
         seed=body.seed,
         params=sampling(body, voice, use_voice_defaults=body.use_voice_defaults),
     )
+    utterance = Utterance(Variant.VOICE_CLONE, size, call)
     response = await synthesize(
-        triton=triton,
-        settings=settings,
-        variant=Variant.VOICE_CLONE,
-        size=size,
-        call=call,
-        output_format=body.output_format,
-        long_text=long_text,
+        triton=triton, settings=settings, utterance=utterance, output_format=body.output_format, long_text=long_text
     )
     # Counted once the audio exists; a voice deleted meanwhile still gets its audio delivered.
     await anyio.to_thread.run_sync(store.record_use, session, voice.id)

@@ -13,7 +13,7 @@ One voice across segments:
   the request still succeeds, a warning is logged, and `segments[].model_used` shows it.
 
 `stream_segments` yields the segments' audio in order as each is ready; `as_chunks` makes that a
-stream of audio with the pauses in it (the OpenAI route's streamed answer); `generate` collects them
+stream of audio with the pauses in it (the OpenAI route's streamed answer); `joined` collects them
 into one track. All three are plain functions any route can call.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -43,6 +43,15 @@ SegmentProgress = Callable[[int, int], Awaitable[None]]
 
 ENGINE_MIN_REFERENCE_SECONDS = 0.5  # the engine refuses a shorter clone reference
 SEED_SPAN = int(limits.SEED.high) + 1
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """What to generate: one call on the model of `variant` and `size`."""
+
+    variant: Variant
+    size: str
+    call: SynthesisCall
 
 
 @dataclass(frozen=True)
@@ -147,15 +156,14 @@ async def stream_segments(
     *,
     triton: TritonGateway,
     settings: Settings,
-    variant: Variant,
-    size: str,
-    call: SynthesisCall,
+    utterance: Utterance,
     progress: SegmentProgress | None = None,
     concurrency: int | None = None,
     observe: bool = True,
 ) -> AsyncGenerator[SegmentAudio, None]:
-    """Generate `call` (its text split into segments), yielding each segment's audio in order.
+    """Generate `utterance` (its text split into segments), yielding each segment's audio in order.
     `observe`: count the audio generated in the metrics (False: the caller counts what it streams)."""
+    variant, size, call = utterance.variant, utterance.size, utterance.call
     model = triton_model_name(size, variant)
     segments = plan(call.text or "", settings, call.language)
     runner = _Runner(triton, concurrency or settings.segment_concurrency, len(segments), progress, observe)
@@ -189,29 +197,10 @@ async def stream_segments(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def generate(
-    *,
-    triton: TritonGateway,
-    settings: Settings,
-    variant: Variant,
-    size: str,
-    call: SynthesisCall,
-    progress: SegmentProgress | None = None,
-    concurrency: int | None = None,
-) -> LongAudio:
-    """The whole track: every segment, joined in order with `segment_pause_seconds` between."""
-    pieces = [
-        piece
-        async for piece in stream_segments(
-            triton=triton,
-            settings=settings,
-            variant=variant,
-            size=size,
-            call=call,
-            progress=progress,
-            concurrency=concurrency,
-        )
-    ]
+async def joined(segments: AsyncIterator[SegmentAudio], settings: Settings) -> LongAudio:
+    """The whole track: every segment (of `stream_segments`), joined in order with
+    `segment_pause_seconds` between."""
+    pieces = [piece async for piece in segments]
     rate = pieces[0].rate
     if any(piece.rate != rate for piece in pieces):
         raise BackendError("the segments came back at different sample rates")
@@ -232,11 +221,11 @@ def splits(text: str, settings: Settings, language: str | None) -> bool:
 
 
 async def as_chunks(
-    *, triton: TritonGateway, settings: Settings, variant: Variant, size: str, call: SynthesisCall
+    *, triton: TritonGateway, settings: Settings, utterance: Utterance
 ) -> AsyncGenerator[tuple[np.ndarray, int], None]:
     """The segments as a stream of (samples, rate) chunks, in order as each is ready: each faded at its
-    edges, the pause before every one but the first (the audio `generate` would join, piece by piece)."""
-    pieces = stream_segments(triton=triton, settings=settings, variant=variant, size=size, call=call, observe=False)
+    edges, the pause before every one but the first (the audio `joined` would join, piece by piece)."""
+    pieces = stream_segments(triton=triton, settings=settings, utterance=utterance, observe=False)
     try:
         async for piece in pieces:
             samples = faded(piece.samples, round(settings.segment_fade_seconds * piece.rate))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from contextlib import AsyncExitStack
 from functools import partial
-from typing import Any
 
 import anyio
 from sqlmodel import Session
@@ -27,7 +26,7 @@ from api.services.api_keys import Principal
 from api.services.cloned_voice_tts import sampling, voice_call
 from api.services.limits import CallerSlots
 from api.services.speech_stream import SpeechOptions, SpeechPlan, SpeechStream, open_stream, use_recorder
-from api.services.synthesis import check_text, resolve_size
+from api.services.synthesis import check_text, resolve_size, sampling_of
 from api.settings import Settings
 from api.store import voices as store
 from api.store.database import Database
@@ -38,17 +37,6 @@ VOICES_HINT = "see GET /v1/audio/voices"
 
 def invalid(field: str, problem: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {problem}", field=field)
-
-
-def _sampling(body: SpeechRequest) -> dict[str, Any]:
-    return {
-        "temperature": body.temperature,
-        "top_k": body.top_k,
-        "top_p": body.top_p,
-        "repetition_penalty": body.repetition_penalty,
-        "max_new_tokens": body.max_new_tokens,
-        "seed": body.seed,
-    }
 
 
 def choose_size(body: SpeechRequest, variant: Variant, settings: Settings) -> str:
@@ -129,12 +117,18 @@ async def plan_speech(
     if task is TaskType.CUSTOM_VOICE:
         speaker = preset_voice(body.voice_name or "")
         call = SynthesisCall(
-            text=body.input, language=body.language, speaker=speaker, instruct=body.instructions, **_sampling(body)
+            text=body.input,
+            language=body.language,
+            speaker=speaker,
+            instruct=body.instructions,
+            **sampling_of(body, body.seed),
         )
     elif task is TaskType.VOICE_DESIGN:
         if not body.instructions or not body.instructions.strip():
             raise invalid("instructions", "VoiceDesign needs the voice's description here")
-        call = SynthesisCall(text=body.input, language=body.language, instruct=body.instructions, **_sampling(body))
+        call = SynthesisCall(
+            text=body.input, language=body.language, instruct=body.instructions, **sampling_of(body, body.seed)
+        )
     elif voice is not None:
         language = body.language if "language" in body.model_fields_set else None  # else the voice's own
         call = await voice_call(
@@ -157,7 +151,7 @@ async def _reference_call(body: SpeechRequest, settings: Settings) -> SynthesisC
         ref_sample_rate=ref.sample_rate,
         ref_text=None if body.x_vector_only_mode else body.ref_text,
         x_vector_only=body.x_vector_only_mode or None,
-        **_sampling(body),
+        **sampling_of(body, body.seed),
     )
 
 

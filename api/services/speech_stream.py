@@ -26,12 +26,12 @@ import anyio
 import numpy as np
 
 from api import metrics
-from api.audio.stream import MEDIA_TYPES, StreamFormat, encode_stream, ffmpeg_path, needs_ffmpeg
-from api.catalog import Variant
+from api.audio.encode import MEDIA_TYPES
+from api.audio.stream import StreamFormat, encode_stream, ffmpeg_path, needs_ffmpeg
 from api.errors import DATABASE_DOWN, ApiError, BackendError, openai_error
 from api.inference.client import TritonGateway
-from api.inference.tensors import SynthesisCall
 from api.services import longform
+from api.services.longform import Utterance
 from api.services.synthesis import prepare
 from api.settings import Settings
 from api.store import voices as store
@@ -44,12 +44,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SpeechPlan:
-    """What to generate: one call on the model of `variant` and `size`."""
+class SpeechPlan(Utterance):
+    """What to generate, and who speaks it."""
 
-    variant: Variant
-    size: str
-    call: SynthesisCall
     voice_id: str | None = None
     """A stored voice that speaks (its use is counted once the audio is out)."""
 
@@ -101,15 +98,12 @@ async def open_stream(
     """Start generating `plan` and wait for its first chunk. `closing` already holds
     what the caller opened (its in-flight slot); on an error here it is closed before raising."""
     try:
-        model, call = await prepare(
-            triton=triton, settings=settings, variant=plan.variant, size=plan.size, call=plan.call
-        )
+        model, utterance = await prepare(triton=triton, settings=settings, utterance=plan)
+        call = utterance.call
         if needs_ffmpeg(options.fmt, options.speed):
             ffmpeg_path()  # without ffmpeg: 503 now, not mid-stream
         if longform.splits(call.text or "", settings, call.language):  # segments, in order as each is ready
-            source = longform.as_chunks(
-                triton=triton, settings=settings, variant=plan.variant, size=plan.size, call=call
-            )
+            source = longform.as_chunks(triton=triton, settings=settings, utterance=utterance)
         else:
             source = triton.synthesize_stream(model, call)
         closing.push_async_callback(source.aclose)

@@ -18,14 +18,16 @@ from api.errors import ValidationFailed
 from api.inference.client import TritonGateway
 from api.inference.tensors import SynthesisCall
 from api.schemas.tts import (
+    GENERATION_FIELDS,
     CustomVoiceRequest,
+    GenerationParams,
     SegmentView,
-    TTSBase,
     TTSResponse,
     VoiceCloneURLRequest,
     VoiceDesignRequest,
 )
 from api.services import longform
+from api.services.longform import Utterance
 from api.settings import Settings
 
 
@@ -61,47 +63,38 @@ def check_text(text: str, settings: Settings, long_text: LongText = SYNC, *, fie
         )
 
 
-def _sampling(params: TTSBase) -> dict[str, Any]:
-    return {
-        "seed": params.seed,
-        "temperature": params.temperature,
-        "top_k": params.top_k,
-        "top_p": params.top_p,
-        "repetition_penalty": params.repetition_penalty,
-        "max_new_tokens": params.max_new_tokens,
-    }
+def sampling_of(params: GenerationParams, seed: int | None) -> dict[str, Any]:
+    """A call's sampling fields as a request gives them (None: the checkpoint's default), and its seed."""
+    return {name: getattr(params, name) for name in GENERATION_FIELDS} | {"seed": seed}
 
 
 def custom_voice_call(body: CustomVoiceRequest) -> SynthesisCall:
+    sampling = sampling_of(body, body.seed)
     return SynthesisCall(
-        text=body.text, language=body.language, speaker=body.speaker, instruct=body.instruction, **_sampling(body)
+        text=body.text, language=body.language, speaker=body.speaker, instruct=body.instruction, **sampling
     )
 
 
 def voice_design_call(body: VoiceDesignRequest) -> SynthesisCall:
-    return SynthesisCall(text=body.text, language=body.language, instruct=body.voice_description, **_sampling(body))
+    sampling = sampling_of(body, body.seed)
+    return SynthesisCall(text=body.text, language=body.language, instruct=body.voice_description, **sampling)
 
 
 def voice_clone_call(body: VoiceCloneURLRequest, reference: DecodedAudio) -> SynthesisCall:
     return SynthesisCall(
-        text=body.text,
-        language=body.language,
-        ref_audio=reference.samples,
-        ref_sample_rate=reference.sample_rate,
-        ref_text=body.ref_text,
-        **_sampling(body),
-    )
+        text=body.text, language=body.language, ref_audio=reference.samples, ref_sample_rate=reference.sample_rate,
+        ref_text=body.ref_text, **sampling_of(body, body.seed),
+    )  # fmt: skip
 
 
-async def prepare(
-    *, triton: TritonGateway, settings: Settings, variant: Variant, size: str, call: SynthesisCall
-) -> tuple[str, SynthesisCall]:
-    """The Triton model of `variant` and `size`, loaded (or 503), and `call` within this server's
-    max_new_tokens limit (its default when absent): what every synthesis, whole or streamed, runs."""
-    model = triton_model_name(size, variant)
+async def prepare(*, triton: TritonGateway, settings: Settings, utterance: Utterance) -> tuple[str, Utterance]:
+    """The Triton model of the utterance, loaded (or 503), and the utterance with its call within this
+    server's max_new_tokens limit (its default when absent): what every synthesis, whole or streamed, runs."""
+    model = triton_model_name(utterance.size, utterance.variant)
     await triton.ensure_loaded(
         model, on_demand=settings.load_models_on_demand, load_timeout=settings.model_load_timeout_seconds
     )
+    call = utterance.call
     if call.max_new_tokens is None:
         call = replace(call, max_new_tokens=min(settings.default_max_new_tokens, settings.max_new_tokens_limit))
     elif call.max_new_tokens > settings.max_new_tokens_limit:
@@ -109,7 +102,7 @@ async def prepare(
             f"max_new_tokens: {call.max_new_tokens} exceeds this server's limit of {settings.max_new_tokens_limit}",
             field="max_new_tokens",
         )
-    return model, call
+    return model, replace(utterance, call=call)
 
 
 def _segment_views(audio: longform.LongAudio) -> list[SegmentView] | None:
@@ -131,21 +124,20 @@ async def synthesize(
     *,
     triton: TritonGateway,
     settings: Settings,
-    variant: Variant,
-    size: str,
-    call: SynthesisCall,
+    utterance: Utterance,
     output_format: AudioFormat,
     long_text: LongText = SYNC,
 ) -> TTSResponse:
     """Run one call on the right Triton model (its text in segments when long) and return the
     contract's response."""
     started = time.perf_counter()
-    check_text(call.text or "", settings, long_text)
-    _, call = await prepare(triton=triton, settings=settings, variant=variant, size=size, call=call)
-    audio = await longform.generate(
-        triton=triton, settings=settings, variant=variant, size=size, call=call, progress=long_text.progress,
+    check_text(utterance.call.text or "", settings, long_text)
+    _, utterance = await prepare(triton=triton, settings=settings, utterance=utterance)
+    segments = longform.stream_segments(
+        triton=triton, settings=settings, utterance=utterance, progress=long_text.progress,
         concurrency=long_text.concurrency,
     )  # fmt: skip
+    audio = await longform.joined(segments, settings)
     samples, rate = audio.samples, audio.rate
     # Encoding is CPU work (and ffmpeg for some formats): keep it off the event loop.
     encode_started = time.perf_counter()
@@ -155,7 +147,7 @@ async def synthesize(
         audio_base64=base64.b64encode(encoded).decode("ascii"),
         sample_rate=rate,
         duration_seconds=round(samples.size / rate, 3),
-        model_used=model_label(size, variant),
+        model_used=model_label(utterance.size, utterance.variant),
         processing_time_seconds=round(time.perf_counter() - started, 3),
         output_format=output_format,
         segments=_segment_views(audio),
@@ -172,11 +164,10 @@ async def _as_requested(
     long_text: LongText,
 ) -> TTSResponse:
     """`call` on the model size the body asks for, answered in the body's output format."""
-    size = resolve_size(body.model_size, variant, settings)
+    utterance = Utterance(variant, resolve_size(body.model_size, variant, settings), call)
     return await synthesize(
-        triton=triton, settings=settings, variant=variant, size=size, call=call, output_format=body.output_format,
-        long_text=long_text,
-    )  # fmt: skip
+        triton=triton, settings=settings, utterance=utterance, output_format=body.output_format, long_text=long_text
+    )
 
 
 async def synthesize_custom(

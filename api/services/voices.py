@@ -18,7 +18,7 @@ from api.audio.decode import DecodedAudio
 from api.audio.fetch import fetch_audio_bytes
 from api.catalog import Variant
 from api.errors import BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError, ValidationFailed
-from api.schemas.tts import GenerationParams, check_language
+from api.schemas.tts import GENERATION_FIELDS, GenerationParams, check_language
 from api.schemas.voices import (
     TIME_FORMAT,
     MostUsedVoice,
@@ -39,7 +39,6 @@ from api.store.tables import Voice, utc_now
 
 # 8 hex digits: 4 billion suffixes per name. A collision is caught by the primary key and retried.
 _ID_ATTEMPTS = 5
-GENERATION_FIELDS = tuple(GenerationParams.model_fields)
 
 
 def new_voice_id(name: str) -> str:
@@ -88,20 +87,19 @@ async def _decode(data: bytes, *, field: str) -> DecodedAudio:
         raise type(exc)(f"{field}: {exc.message}", field=field) from exc
 
 
+# What a creation request gives that the row stores as it is.
+_GIVEN_FIELDS = ("name", "description", "ref_text", "language", "x_vector_only", *GENERATION_FIELDS)
+
+
 def _new_row(body: VoiceBase, owner: str | None) -> Voice:
     now = utc_now()
     return Voice(
         id=new_voice_id(body.name),
         owner=owner,
-        name=body.name,
-        description=body.description,
-        ref_text=body.ref_text,
-        language=body.language,
-        x_vector_only=body.x_vector_only,
         created_at=now,
         last_used=now,  # the contract shows last_used equal to created_at until the first use
         use_count=0,
-        **{name: getattr(body, name) for name in GENERATION_FIELDS},
+        **{name: getattr(body, name) for name in _GIVEN_FIELDS},
     )
 
 

@@ -75,21 +75,22 @@ def speak(client: httpx.Client, text: str, language: str) -> dict:
     return dict(response.json())
 
 
-def test_a_3000_character_spanish_text_is_one_output_split_at_its_sentences(client: httpx.Client) -> None:
-    text = spanish_text()
-    assert len(text) == 3000
-    body = speak(client, text, "Spanish")
-    check_joined(body, [(300 * k, 300 * k + 299) for k in range(10)])
-    assert all(text[s["end"] - 1] in ".?!" for s in body["segments"])
+@pytest.mark.parametrize(
+    ("text", "length", "language", "spans", "marks"),
+    [
+        pytest.param(spanish_text(), 3000, "Spanish", [(300 * k, 300 * k + 299) for k in range(10)], ".?!", id="es"),
+        pytest.param(chinese_text(), 1500, "Chinese", [(100 * k, 100 * k + 100) for k in range(15)], "。？！", id="zh"),
+    ],
+)
+def test_a_long_text_is_one_output_split_at_its_sentences(
+    client: httpx.Client, text: str, length: int, language: str, spans: list[tuple[int, int]], marks: str
+) -> None:
+    """Spanish: 3,000 characters in 10 segments; Chinese: 1,500 in 15, each ending at a full stop."""
+    assert len(text) == length
+    body = speak(client, text, language)
+    check_joined(body, spans)
+    assert all(text[s["end"] - 1] in marks for s in body["segments"])
     assert {s["model"] for s in body["segments"]} == {"custom_voice_1_7b"}
-
-
-def test_a_1500_character_chinese_text_is_split_after_its_full_stops(client: httpx.Client) -> None:
-    text = chinese_text()
-    assert len(text) == 1500
-    body = speak(client, text, "Chinese")
-    check_joined(body, [(100 * k, 100 * k + 100) for k in range(15)])
-    assert all(text[s["end"] - 1] in "。？！" for s in body["segments"])
 
 
 def test_voice_design_designs_the_first_segment_and_clones_it_for_the_rest(client: httpx.Client) -> None:

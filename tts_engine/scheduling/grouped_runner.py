@@ -18,17 +18,11 @@ SAMPLES_PER_FRAME = 1920
 class GroupedRunner(LoopRunner):
     def __init__(self, engine: Engine, max_rows: int) -> None:
         self._engine = engine
-        self._max_rows = max_rows
+        self.max_rows = max_rows
         self._waiting: list[Submission] = []
-
-    def capacity(self) -> int:
-        return self._max_rows - len(self._waiting)
 
     def active(self) -> int:
         return len(self._waiting)
-
-    def busy(self) -> bool:
-        return bool(self._waiting)
 
     def admit(self, submissions: list[Submission]) -> None:
         self._waiting.extend(submissions)

@@ -65,6 +65,8 @@ class LoopRunner(ABC):
     """What runs submissions: the continuous step engine, or the grouped fallback. Only the loop
     thread calls it. `admit` and `step` answer each submission's sink themselves, errors included."""
 
+    max_rows: int
+    """Rows it holds at most: the batch's rows (the grouped runner: the requests of one group)."""
     frames_done: int = 0
     """Codec frames generated so far (for the metrics)."""
 
@@ -73,12 +75,15 @@ class LoopRunner(ABC):
     @abstractmethod
     def step(self) -> None: ...
     @abstractmethod
-    def busy(self) -> bool: ...
-    @abstractmethod
-    def capacity(self) -> int: ...
-    @abstractmethod
     def active(self) -> int:
-        """Rows being generated now."""
+        """Rows being generated now (the grouped runner: requests waiting for the next group)."""
+
+    def busy(self) -> bool:
+        return self.active() > 0
+
+    def capacity(self) -> int:
+        """Rows that can be admitted now."""
+        return self.max_rows - self.active()
 
     def close(self) -> None:  # noqa: B027 - optional hook: most runners hold nothing to release
         """Release helpers (threads) once the loop has stopped."""

@@ -105,7 +105,7 @@ class StepRunner(LoopRunner):
         self._frames_per_token = frames_per_text_token
         tts: Any = engine.model
         self._tts = tts
-        self._max_rows = max_rows
+        self.max_rows = max_rows
         self._schedule = chunk_schedule
         self._batch = new_batch(self._tts, sampler=sampler, max_rows=max_rows, positions=max_positions, graphs=graphs)
         self._rows: list[Row] = []
@@ -132,14 +132,8 @@ class StepRunner(LoopRunner):
         self._codec.close()
         self._batch.close()
 
-    def capacity(self) -> int:
-        return self._max_rows - len(self._rows)
-
     def active(self) -> int:
         return len(self._rows)
-
-    def busy(self) -> bool:
-        return bool(self._rows)
 
     # --- admission -------------------------------------------------------------------------
     def admit(self, submissions: list[Submission]) -> None:

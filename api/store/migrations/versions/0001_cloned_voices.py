@@ -1,9 +1,4 @@
-"""Cloned voices: voices, their reference audio and their clone prompts.
-
-Revision ID: 0001_cloned_voices
-Revises:
-Create Date: 2026-01-01
-"""
+"""Cloned voices: voices, their reference audio and their clone prompts."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision: str = "0001_cloned_voices"
 down_revision: str | None = None
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def _voice_fk(*, primary_key: bool = False) -> sa.Column:

@@ -1,9 +1,4 @@
-"""Asynchronous jobs: the durable FIFO queue.
-
-Revision ID: 0002_jobs
-Revises: 0001_cloned_voices
-Create Date: 2026-01-02
-"""
+"""Asynchronous jobs: the durable FIFO queue."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision: str = "0002_jobs"
 down_revision: str | None = "0001_cloned_voices"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

@@ -1,10 +1,5 @@
 """Jobs: `not_before`, the earliest time a job released for a retry (Triton unavailable) may be
-claimed again.
-
-Revision ID: 0003_job_retry_after
-Revises: 0002_jobs
-Create Date: 2026-01-03
-"""
+claimed again."""
 
 from __future__ import annotations
 
@@ -13,8 +8,6 @@ from alembic import op
 
 revision: str = "0003_job_retry_after"
 down_revision: str | None = "0002_jobs"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:

@@ -1,25 +1,17 @@
 """API keys: the `api_keys` table, and the owner (key id) of each voice and job.
 
 The idempotency key of a job is stored prefixed by its owner's key id, so its column grows by the
-length of that prefix.
-
-Revision ID: 0004_api_keys
-Revises: 0003_job_retry_after
-Create Date: 2026-01-04
-"""
+length of that prefix."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
+from api.store.migrations.sizes import IDEMPOTENCY_KEY, KEY_ID
+
 revision: str = "0004_api_keys"
 down_revision: str | None = "0003_job_retry_after"
-branch_labels: str | None = None
-depends_on: str | None = None
-
-KEY_ID = 11  # "qk_" + 8 hex digits
-IDEMPOTENCY_KEY = 255 + KEY_ID + 1
 
 
 def upgrade() -> None:

@@ -1,23 +1,15 @@
 """Batches: the `batches` table, and each job's batch, custom id, place and file name in its batch, and
-audio seconds.
-
-Revision ID: 0005_batches
-Revises: 0004_api_keys
-Create Date: 2026-01-05
-"""
+audio seconds."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
+from api.store.migrations.sizes import IDEMPOTENCY_KEY, KEY_ID
+
 revision: str = "0005_batches"
 down_revision: str | None = "0004_api_keys"
-branch_labels: str | None = None
-depends_on: str | None = None
-
-KEY_ID = 11  # "qk_" + 8 hex digits
-IDEMPOTENCY_KEY = 255 + KEY_ID + 1
 
 
 def upgrade() -> None:

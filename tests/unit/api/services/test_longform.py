@@ -12,6 +12,7 @@ from api.catalog import Variant
 from api.errors import BackendError, UnavailableError
 from api.inference.tensors import SynthesisCall
 from api.services import longform
+from api.services.longform import Utterance
 from api.settings import Settings
 from tests.unit.api.fakes import FakeTriton
 
@@ -52,9 +53,10 @@ def settings(**overrides: Any) -> Settings:
 
 
 def run(triton: SlowTriton, variant: Variant, call: SynthesisCall, **kwargs: Any) -> longform.LongAudio:
-    return asyncio.run(
-        longform.generate(triton=triton, settings=settings(), variant=variant, size="1.7B", call=call, **kwargs)
+    segments = longform.stream_segments(
+        triton=triton, settings=settings(), utterance=Utterance(variant, "1.7B", call), **kwargs
     )
+    return asyncio.run(longform.joined(segments, settings()))
 
 
 def test_custom_voice_segments_run_concurrently_and_join_in_order() -> None:
@@ -134,8 +136,8 @@ def test_as_chunks_streams_the_segments_in_order_with_the_pauses() -> None:
     call = SynthesisCall(text=TEXT, language="Spanish", speaker="Vivian", seed=1)
 
     async def collect() -> list[tuple[np.ndarray, int]]:
-        chunks = longform.as_chunks(triton=triton, settings=settings(), variant=Variant.CUSTOM_VOICE, size="1.7B",
-                                    call=call)  # fmt: skip
+        utterance = Utterance(Variant.CUSTOM_VOICE, "1.7B", call)
+        chunks = longform.as_chunks(triton=triton, settings=settings(), utterance=utterance)
         return [chunk async for chunk in chunks]
 
     chunks = asyncio.run(collect())
@@ -152,8 +154,8 @@ def test_closing_the_stream_early_cancels_the_other_segments() -> None:
     call = SynthesisCall(text=TEXT, language="Spanish", speaker="Vivian")
 
     async def first_only() -> None:
-        chunks = longform.as_chunks(triton=triton, settings=settings(), variant=Variant.CUSTOM_VOICE, size="1.7B",
-                                    call=call)  # fmt: skip
+        utterance = Utterance(Variant.CUSTOM_VOICE, "1.7B", call)
+        chunks = longform.as_chunks(triton=triton, settings=settings(), utterance=utterance)
         await anext(chunks)
         await chunks.aclose()
         assert triton.running == 0

@@ -17,14 +17,8 @@ class CountdownRunner(LoopRunner):
         self.max_rows = rows
         self.peak = 0
 
-    def capacity(self) -> int:
-        return self.max_rows - len(self.rows)
-
     def active(self) -> int:
         return len(self.rows)
-
-    def busy(self) -> bool:
-        return bool(self.rows)
 
     def admit(self, submissions: list[Submission]) -> None:
         for s in submissions:

@@ -4,13 +4,9 @@ Face's, and a row's token is a function of its seed and the draw's place only.""
 import pytest
 import torch
 from scipy.stats import chi2
-from transformers.generation.logits_process import (
-    RepetitionPenaltyLogitsProcessor,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
+from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
 
+from tests.unit.tts_engine.step.hugging_face import hf_warped
 from tts_engine.step.counter_noise import draw_keys, log_uniform, mix32, row_key
 from tts_engine.step.counter_sampling import RowSettings, draw, penalise, plan_for, settings_row, warp
 from tts_engine.step.sampling import RowSampling as Setting
@@ -74,14 +70,7 @@ def test_draws_follow_the_softmax_of_the_warped_logits(temperature: float) -> No
 
 
 def hf_kept(scores: torch.Tensor, setting: Setting) -> torch.Tensor:
-    history = torch.zeros(1, 0, dtype=torch.long)
-    if setting.temperature != 1.0:
-        scores = TemperatureLogitsWarper(setting.temperature)(history, scores)
-    if setting.top_k:
-        scores = TopKLogitsWarper(setting.top_k)(history, scores)
-    if setting.top_p < 1.0:
-        scores = TopPLogitsWarper(setting.top_p)(history, scores)
-    return scores[0] > -float("inf")
+    return hf_warped(scores, torch.zeros(1, 0, dtype=torch.long), setting)[0] > -float("inf")
 
 
 SETTINGS = [

@@ -2,13 +2,9 @@
 
 import pytest
 import torch
-from transformers.generation.logits_process import (
-    RepetitionPenaltyLogitsProcessor,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
+from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
 
+from tests.unit.tts_engine.step.hugging_face import hf_warped
 from tts_engine.step.noise import NoiseRow, NoiseSource, single_draw
 from tts_engine.step.sampling import RowSampling, apply_repetition_penalty, sample
 
@@ -28,13 +24,7 @@ def hf_row(scores: torch.Tensor, history: torch.Tensor, row: RowSampling, genera
     scores = RepetitionPenaltyLogitsProcessor(row.repetition_penalty)(history, scores.clone())
     if not row.do_sample:
         return int(torch.argmax(scores, dim=-1)[0])
-    if row.temperature != 1.0:
-        scores = TemperatureLogitsWarper(row.temperature)(history, scores)
-    if row.top_k:
-        scores = TopKLogitsWarper(row.top_k)(history, scores)
-    if row.top_p < 1.0:
-        scores = TopPLogitsWarper(row.top_p)(history, scores)
-    probs = torch.nn.functional.softmax(scores, dim=-1)
+    probs = torch.nn.functional.softmax(hf_warped(scores, history, row), dim=-1)
     return int(torch.multinomial(probs, num_samples=1, generator=generator)[0, 0])
 
 
