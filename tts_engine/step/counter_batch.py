@@ -5,7 +5,8 @@ sampling settings (for the sampler plans). Everything a step computes stays on t
 its one read: the rows' codes and next tokens (`out`). A step is two step functions (`counter_step`):
 the code predictor's whole frame, keyed by (rows, predictor plan), and the talker's step, keyed
 by (rows, span, talker plan); with a graph backend (`step.graphs`) each key is captured once and
-replayed, and `warm_up` captures every row bucket when the model loads.
+replayed, and `warm_up` captures every row bucket when the model loads. Without a graph backend
+(eager, the CPU default) a step runs at its exact row count: nothing to capture, so no padding.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ class CounterBatch:
 
     def shape(self) -> StepShape:
         """What the host knows about the next step, and all that fixes its ops."""
-        rows = rows_for(len(self._lengths), self.max_rows)
+        active = len(self._lengths)
+        # Buckets exist for graph capture; run eagerly (the CPU), a padded row is pure cost
+        rows = rows_for(active, self.max_rows) if self.graphs.enabled else active
         return StepShape(
             rows=rows,
             span=span_for(max(self._lengths) + 1, self.model.positions),
@@ -101,6 +104,8 @@ class CounterBatch:
 
     @torch.no_grad()
     def step(self) -> list[list[int]]:
+        if not self._lengths:  # nothing to step (eagerly a step of 0 rows has no shape to run at)
+            return []
         out = self._run(self.shape())
         values: list[list[int]] = out[: len(self._lengths)].tolist()  # the step's one device-to-host read
         self._lengths = [length + 1 for length in self._lengths]
