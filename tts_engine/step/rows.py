@@ -1,10 +1,10 @@
 """Per-row state of the running batch, in tensors preallocated on the model's device.
 
 Slot i of every tensor belongs to the row in slot i; the batch is compact (slots 0..n-1), and a
-step runs on the first `rows_for(n)` slots, so slots past n are idle rows whose results nobody
-reads. A step reads and updates this state with tensor ops only (no host value enters it, none
-leaves it but `out`); the host writes it between steps, when rows join (`admit`) and leave
-(`move`, `clear`).
+step runs on the first n slots (eagerly) or `rows_for(n)` (a captured graph's row bucket), so
+slots past n are idle rows whose results nobody reads. A step reads and updates this state with
+tensor ops only (no host value enters it, none leaves it but `out`); the host writes it between
+steps, when rows join (`admit`) and leave (`move`, `clear`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The counter engine's step functions through the graph path (the CPU stand-in that records and
-replays, `graph_record`) on a model with the real 1.7B depth: every step's codes and every state
-buffer equal the eager engine's while rows join and leave, every buffer keeps its address, nothing
+replays, `graph_record`) on a model with the real 1.7B depth: every step's codes and the active rows'
+state equal the eager engine's while rows join and leave, every buffer keeps its address, nothing
 falls back, and the warm-up captures each row bucket so that the first requests already replay."""
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ def talker() -> Any:
 
 
 def state(batch: CounterBatch) -> list[torch.Tensor]:
-    return [tensor.clone() for tensor in batch._buffers()]
+    """Every buffer's part that belongs to the active rows (the graphed batch also steps the idle
+    slots of its row bucket; the eager one runs at the exact row count and leaves them alone)."""
+    active, slots = len(batch._lengths), batch.max_rows
+    state = batch.state
+    parts = [t[:active] if t.dim() and t.shape[0] == slots else t for t in (*state.tensors(), state.out)]
+    return [t.clone() for t in (*parts, state.texts.pool, batch.cache.kv[:, :active], batch.scratch[:, :active])]
 
 
 def test_graphed_steps_equal_eager_steps_as_rows_join_and_leave(talker: Any) -> None:

@@ -8,7 +8,16 @@ from transformers.generation.logits_process import RepetitionPenaltyLogitsProces
 
 from tests.unit.tts_engine.step.hugging_face import hf_warped
 from tts_engine.step.counter_noise import draw_keys, log_uniform, mix32, row_key
-from tts_engine.step.counter_sampling import RowSettings, draw, penalise, plan_for, settings_row, warp
+from tts_engine.step.counter_sampling import (
+    RowSettings,
+    SamplerPlan,
+    candidates,
+    draw,
+    penalise,
+    plan_for,
+    settings_row,
+    warp,
+)
 from tts_engine.step.sampling import RowSampling as Setting
 
 
@@ -134,3 +143,27 @@ def test_greedy_rows_take_the_argmax_and_an_all_greedy_batch_draws_no_noise() ->
     assert not plan.sample
     tokens = draw(scores, row_settings([greedy] * 4, 100), keys_for([1, 2, 3, 4], [0] * 4), plan)
     assert torch.equal(tokens, scores.argmax(-1))
+
+
+@pytest.mark.parametrize(("width", "groups"), [(64, 4), (64, 8), (256, 4)])
+def test_grouped_candidates_are_the_rows_best_in_order(width: int, groups: int) -> None:
+    scores = torch.randn(9, 2048, generator=torch.Generator().manual_seed(width + groups))
+    values, ids = candidates(scores, SamplerPlan(width, top_p=False, sample=True, groups=groups))
+    expected = torch.topk(scores, width, dim=-1)
+    assert torch.equal(values, expected.values) and torch.equal(ids, expected.indices)
+
+
+def test_grouped_candidates_keep_the_best_values_when_scores_tie() -> None:
+    scores = torch.randint(-6, 6, (6, 1024), generator=torch.Generator().manual_seed(3)).float()
+    values, ids = candidates(scores, SamplerPlan(64, top_p=False, sample=True, groups=4))
+    assert torch.equal(values, torch.topk(scores, 64, dim=-1).values)
+    assert torch.equal(scores.gather(1, ids), values)
+    assert all(len(set(row)) == 64 for row in ids.tolist())
+
+
+def test_plans_group_candidates_only_where_it_saves_work() -> None:
+    sampled, greedy = [Setting(True, 0.9, 50, 1.0)], [Setting(False, 0.9, 50, 1.0)]
+    assert plan_for(sampled, 2048, groups=4).groups == 4
+    assert plan_for(sampled, 2048).groups == 0
+    assert plan_for([Setting(True, 0.9, 1000, 1.0)], 2048, groups=4).groups == 0  # width 1024: no saving
+    assert plan_for(greedy, 2048, groups=4) == plan_for(greedy, 2048)  # an argmax: no candidates

@@ -34,7 +34,7 @@ def talker() -> Any:
 
 
 def starts(talker: Any, count: int, settings: list[tuple[RowSampling, RowSampling]]) -> list[RowStart]:
-    hidden, dtype = talker.config.hidden_size, torch.bfloat16
+    hidden, dtype = talker.config.hidden_size, next(talker.parameters()).dtype
     generator = torch.Generator().manual_seed(count)
     rows = []
     for i in range(count):
@@ -68,11 +68,27 @@ def test_a_step_reads_the_device_once_and_costs_the_same_at_8_and_64_rows(talker
 
 
 def test_a_step_runs_at_least_3x_fewer_ops_than_the_reference_engine(talker: Any) -> None:
+    """Counted for the step a GPU runs (one `topk` per draw: candidate_groups=0)."""
     rows = starts(talker, 8, [DEFAULTS])
-    ours = counted_step(CounterBatch(talker, max_rows=64, positions=256), rows)
+    ours = counted_step(CounterBatch(talker, max_rows=64, positions=256, candidate_groups=0), rows)
     reference = counted_step(ReferenceBatch(as_tts(talker), max_rows=64), rows)
     assert reference.total_syncs >= 5  # what this replaces: host-built tensors and reads every step
     assert reference.total_ops >= 3 * ours.total_ops, (reference.total_ops, ours.total_ops)
+
+
+def test_the_cpu_candidate_groups_cost_7_ops_a_draw_and_change_no_code(talker: Any) -> None:
+    """The CPU's grouped candidate search (counter_sampling.candidates) adds a fixed 7 ops to each of
+    the 16 draws of a step, whatever the rows, and draws the same codes as one `topk` per draw."""
+    rows = starts(talker, 8, [DEFAULTS])
+    plain = counted_step(CounterBatch(talker, max_rows=64, positions=256, candidate_groups=0), rows)
+    grouped = counted_step(CounterBatch(talker, max_rows=64, positions=256, candidate_groups=4), rows)
+    assert grouped.total_ops - plain.total_ops == 7 * 16
+    small = real_depth_talker(torch.float32)  # float32 logits: no ties for a sort to order differently
+    batches = [CounterBatch(small, max_rows=8, positions=128, candidate_groups=g) for g in (0, 4)]
+    for batch in batches:
+        batch.admit(starts(small, 6, MIXED))
+    for _ in range(5):
+        assert batches[0].step() == batches[1].step()
 
 
 def test_the_frame_step_compiles_as_one_graph(talker: Any) -> None:
