@@ -129,8 +129,13 @@ class ApiServer(Server):
         return f"http://127.0.0.1:{self.port}"
 
 
+UVICORN = (sys.executable, "-m", "uvicorn", "api.main:app")
+
+
 @contextmanager
-def run_api(triton_url: str, log_dir: Path, name: str = "api", **settings: str) -> Iterator[ApiServer]:
+def run_api(
+    triton_url: str, log_dir: Path, name: str = "api", uvicorn_args: tuple[str, ...] = (), **settings: str
+) -> Iterator[ApiServer]:
     port = free_port()
     # Each API gets its own throw-away SQLite store unless told otherwise: never ./var.
     settings.setdefault("database_url", f"sqlite:///{log_dir / f'{name}.db'}")
@@ -141,7 +146,7 @@ def run_api(triton_url: str, log_dir: Path, name: str = "api", **settings: str) 
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
+            [*UVICORN, "--host", "127.0.0.1", "--port", str(port), *uvicorn_args],
             cwd=ROOT,
             env=env,
             stdout=log,
