@@ -168,7 +168,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, audio_host({"/voice.wav": wav}) as audio:
         logs = Path(tmp)
         database = args.database_url or f"sqlite:///{logs / 'soak.db'}"
-        with run_triton(MODELS, logs) as triton, run_api(triton.grpc_url, logs, database_url=database) as api:
+        with (
+            run_triton(MODELS, logs) as triton,
+            run_api(triton.grpc_url, logs, database_url=database, model_healing_enabled="true") as api,  # as deployed
+        ):
             form = {"name": "soak voice", "ref_text": "Hola, esta es mi voz", "language": "Spanish"}
             created = httpx.post(f"{api.url}/api/v1/cloned-voices/upload", data=form,
                                  files={"ref_audio": ("v.wav", wav)}, timeout=120)  # fmt: skip

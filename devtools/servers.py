@@ -142,6 +142,9 @@ def run_api(
     # The tests' reference audio comes from a local http.server, which the SSRF guard refuses unless
     # trusted (pass fetch_allowed_hosts="[]" to test the guard itself).
     settings.setdefault("fetch_allowed_hosts", '["127.0.0.1"]')
+    # The healer's probes count in Triton's statistics, which tests compare with jobs and calls
+    # exactly: off unless a test (tests/e2e/test_model_healing.py) or the soak turns it on.
+    settings.setdefault("model_healing_enabled", "false")
     env = {**os.environ, "QWEN_TTS_TRITON_URL": triton_url, **{f"QWEN_TTS_{k.upper()}": v for k, v in settings.items()}}
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.e2e
 MODEL = "custom_voice_1_7b"
 CUSTOM = {"text": "Hola", "speaker": "Ryan", "language": "Spanish", "max_new_tokens": 8}
 SETTINGS = {
+    "model_healing_enabled": "true",  # run_api leaves it off for the other tests
     "model_probe_interval_seconds": "1",
     "job_poll_interval_seconds": "0.1",
     "job_retry_backoff_seconds": "0.3",
