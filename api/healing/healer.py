@@ -175,12 +175,13 @@ class Healer:
             self.health.mark_down(model, DownState.RELOADING, "being reloaded by another replica", retry_at=retry_at)
             return
         try:
-            # A moment's jitter, then still dead and still READY? Replicas that do not share a lock
-            # (SQLite, separate databases) find the model (un)loading by the first one, or alive again.
-            await asyncio.sleep(random.uniform(0, RELOAD_JITTER_SECONDS))
-            if (await self._probe(model))[0] == "alive":
+            if (await self._probe(model))[0] == "alive":  # still dead?
                 self._up(model)
                 return
+            # Then a moment's jitter, and still READY? Replicas that share no lock (SQLite, separate
+            # databases) find the model (un)loading by the first one. The jitter comes after the probe:
+            # a dead stub answers every replica's probe at the same moment, a second or two later.
+            await asyncio.sleep(random.uniform(0, RELOAD_JITTER_SECONDS))
             later = time.monotonic() + self.settings.model_probe_interval_seconds
             if (await self.triton.model_states()).get(model) != "READY":
                 self.health.mark_down(model, DownState.RELOADING, "being reloaded", retry_at=later)
@@ -191,7 +192,10 @@ class Healer:
             log.warning("reloading model %s (unload, then load)", model)
             try:
                 await self.triton.reload(model, timeout=timeout)
-                await self.triton.probe(model, timeout=self.settings.model_probe_timeout_seconds)
+                # Through _probe: counted in qwen_tts_model_probes_total like every probe Triton answers
+                verdict, why = await self._probe(model)
+                if verdict != "alive":
+                    raise RuntimeError(f"the reloaded model is {verdict}: {why}")
             except Exception as exc:
                 metrics.RELOADS.labels(model=model, outcome="failure").inc()
                 record.deaths += 1

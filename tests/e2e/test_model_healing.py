@@ -7,7 +7,9 @@ calling the model READY; the APIs' healers must find it dead and reload it. Chec
   Retry-After, never a 502, a 500, a dropped connection or a hang; readiness (`/health`) stays 200,
   `degraded`, naming the model;
 - recovery without restarting Triton or the API, within RECOVERY_BOUND_SECONDS of the kill, with one
-  reload (unload, then load) in all;
+  reload in all: Triton loads the model once more, one new backend process. (Each API reloads at
+  most once; the two APIs here use separate databases, so share no reload lock, and both may ask
+  Triton at the same moment: Triton then loads it once.)
 - every job completes exactly once: the model's new backend process ran exactly the jobs and
   synchronous requests that succeeded after the kill, plus the healers' successful probes (Triton
   counts each request it hands to the backend, and its statistics start again with the new process).
@@ -44,8 +46,11 @@ SETTINGS = {
     "job_retry_backoff_max_seconds": "1",
 }
 RECOVERY_BOUND_SECONDS = 60.0
-"""From the kill to 200s again: finding it (a failed call, then a probe: about 2 s), a 0-1 s jitter,
-and reloading the tiny model (about 6 s alone; more on a loaded 2-core machine)."""
+"""From the kill to 200s again: finding it (a failed call, then a probe of the dead stub: about 2 s),
+a 0-1 s jitter, and loading the tiny model once in a fresh stub process (importing torch,
+transformers and qwen_tts, then the checkpoint: 5 s on an idle 2-core machine, 9-18 s while another
+test suite shares it). Measured 8 s idle and 15-24 s shared; a second load (two replicas reloading
+one after the other) would double the outage, which is why the test checks there is one."""
 ANSWER_BOUND_SECONDS = 10.0
 CLIENT_TIMEOUT = 60.0
 
@@ -233,6 +238,7 @@ def test_a_killed_model_backend_is_reported_and_healed_and_every_job_runs_once(
         for base in apis:
             _until(lambda base=base: _degraded(base), 20, f"{base}/health degraded")
         _until(lambda: traffic.ok_since("tts", killed + 0.5) >= 2 * len(apis), RECOVERY_BOUND_SECONDS, "200s again")
+        print(f"200s again {time.time() - killed:.1f} s after the kill")
         for base in apis:
             _until(
                 lambda base=base: httpx.get(f"{base}/health", timeout=10).json()["status"] == "healthy", 20, "healthy"
@@ -243,7 +249,9 @@ def test_a_killed_model_backend_is_reported_and_healed_and_every_job_runs_once(
     _check_clean(traffic.answers)
     assert any(a.status == 503 and a.sent >= killed for a in traffic.answers), "the outage was never seen"
     assert all(_metric(b, "qwen_tts_model_deaths_total", model=MODEL) >= 1 for b in apis)
-    assert sum(_metric(b, "qwen_tts_model_reloads_total", model=MODEL, outcome="success") for b in apis) == 1
+    reloads = [_metric(b, "qwen_tts_model_reloads_total", model=MODEL, outcome="success") for b in apis]
+    assert sum(reloads) >= 1 and max(reloads) == 1, reloads
+    assert _loads(triton) == 2, "Triton loaded the model once at start and once after the kill"
 
     jobs = _finished_jobs(apis)
     lifetimes = watcher.stop()  # once every job has run
@@ -256,6 +264,11 @@ def test_a_killed_model_backend_is_reported_and_healed_and_every_job_runs_once(
     sync_after = traffic.ok_since("tts", killed)
     jobs_after = sum(1 for job in jobs if job["started_at"] >= killed)
     assert lifetimes[1] == sync_after + jobs_after + probes_after, (lifetimes, sync_after, jobs_after, probes_after)
+
+
+def _loads(triton: TritonServer) -> int:
+    """Loads of MODEL that Triton started, from its log (this module's own Triton)."""
+    return triton.log_path.read_text(errors="replace").count(f'"loading: {MODEL}:1"')
 
 
 def _alive_probes(base: str) -> float:

@@ -1,6 +1,7 @@
 """The healer against a scripted gateway: a dead model is reported and reloaded at once, one that
 dies again waits a growing backoff (reported meanwhile), a failed reload backs off, a model another
-replica is reloading is not reloaded twice, and calls that merely fail do not reload anything."""
+replica is reloading is not reloaded twice (with a lock, or without one: a jitter after the last
+probe), and calls that merely fail do not reload anything."""
 
 from __future__ import annotations
 
@@ -159,3 +160,59 @@ def test_a_suspect_is_probed_and_left_alone_when_it_answers():
     gateway.models.suspect(MODEL)
     run(healer.round)
     assert not gateway.models.suspects and not gateway.models.down and gateway.reloads == []
+
+
+class DeadStubTriton(FakeGateway):
+    """Triton in front of a dead stub, as seen with 2.51 (two APIs found the death and started their
+    reloads in the same millisecond): it answers the probes of the dead model at its own moments
+    (every TICK seconds here), all pending probes at once; every call takes a round trip; a reload
+    shows the model LOADING for a while."""
+
+    TICK, ROUND_TRIP = 0.2, 0.02
+
+    async def model_states(self) -> dict[str, str]:
+        states = await super().model_states()  # as Triton had them when asked
+        await asyncio.sleep(self.ROUND_TRIP)
+        return states
+
+    async def probe(self, model: str, *, timeout: float) -> None:
+        if not self.alive[model]:
+            now = asyncio.get_running_loop().time()
+            await asyncio.sleep(self.TICK - now % self.TICK)
+        await super().probe(model, timeout=timeout)
+
+    async def reload(self, model: str, *, timeout: float) -> None:
+        self.states[model] = "LOADING"
+        await asyncio.sleep(self.TICK)
+        self.states.pop(model, None)
+        await super().reload(model, timeout=timeout)
+
+
+class Replica:
+    """One API replica in front of the shared Triton: its own view of the models."""
+
+    def __init__(self, triton: FakeGateway) -> None:
+        self.models = ModelHealth()
+        self._triton = triton
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._triton, name)
+
+
+def test_replicas_that_share_no_lock_do_not_both_reload_a_dead_model(monkeypatch: pytest.MonkeyPatch):
+    """The dead stub answers both replicas' probes at the same moment: the jitter must come after
+    the last probe, or both find the model READY at once and both reload it."""
+    monkeypatch.setattr(healer_module, "RELOAD_JITTER_SECONDS", 1.0)
+    jitters = iter([0.0, 0.05])  # more than a round trip apart, well inside a tick
+    monkeypatch.setattr(healer_module.random, "uniform", lambda low, high: next(jitters))
+    triton = DeadStubTriton()
+    triton.alive[MODEL] = False
+    replicas = [Replica(triton) for _ in range(2)]
+    healers = [Healer(triton=r, database=None, settings=Settings()) for r in replicas]  # type: ignore[arg-type]
+
+    async def both() -> None:
+        await asyncio.gather(*(healer.check(MODEL, "READY") for healer in healers))
+
+    run(both)
+    assert triton.reloads == [MODEL]
+    assert [r.models.down[MODEL].state for r in replicas if MODEL in r.models.down] == [DownState.RELOADING]
