@@ -21,7 +21,10 @@ pytestmark = pytest.mark.e2e
 MODEL = "voice_design_1_7b"  # the other tests use it least: its counters move for this test alone
 DESIGN = {"text": "Hola, esto dura un buen rato.", "voice_description": "calm", "language": "Spanish"}
 LONG_FRAMES = 200
-"""A row this long runs for about a second on the tiny model: ample to be seen and cancelled."""
+"""A row this long takes a few hundred decoding steps on the tiny model: ample to be seen and cancelled."""
+ATTEMPTS = 5
+"""The row runs a few hundred frames a second: on a loaded machine the test may first see it in the
+engine's metrics when it is nearly done. Such an attempt proves nothing and is made again."""
 STEPS_TO_LEAVE = 40
 """Steps the row may still take once the client is gone: the engine looks at cancellations every 8
 steps; the rest is the cancel crossing the API, gRPC and Triton on a busy 2-core machine."""
@@ -89,14 +92,20 @@ def test_a_client_that_disconnects_takes_its_row_out_of_the_batch(
     api: ApiServer, engine: Engine, long_body: tuple[dict[str, Any], int]
 ) -> None:
     body, full_frames = long_body
-    before = engine.until(lambda m: m["active"] == 0, 30, "an idle model")
-    connection = _send(api.port, body)
-    running = engine.until(lambda m: m["active"] >= 1, 30, "the row in the batch")
+    for _ in range(ATTEMPTS):
+        before = engine.until(lambda m: m["active"] == 0, 30, "an idle model")
+        connection = _send(api.port, body)
+        running = engine.until(lambda m: m["active"] >= 1, 30, "the row in the batch")
+        if running["frames"] - before["frames"] < full_frames / 2:
+            break  # seen in its first half: leaving now is long before its end
+        connection.close()  # seen too late to tell a cancelled row from one that ends: again
+    else:
+        pytest.fail(f"the row was never seen in its first half in {ATTEMPTS} attempts")
     connection.close()  # the client goes away mid-generation
     left = engine.until(lambda m: m["active"] == 0, 10, "the row leaving the batch")
     steps, frames = left["steps"] - running["steps"], left["frames"] - before["frames"]
     assert steps <= STEPS_TO_LEAVE, f"the row took {steps:.0f} steps to leave"
-    assert frames < full_frames / 2, (frames, full_frames)
+    assert frames < full_frames / 2 + STEPS_TO_LEAVE, (frames, full_frames)
 
 
 def test_a_request_past_its_deadline_is_503_and_its_row_cancelled(
