@@ -59,6 +59,12 @@ def rows() -> dict[str, list[dict[str, Any]]]:
         "result": {"success": True, "audio_base64": "UklGRg==", "sample_rate": 24000},
         "finished_at": time.time(),  # recent: not purged as an expired result
     }  # fmt: skip
+    batch = {"seq": 1, "id": "b47c0000-0000-4000-8000-000000000001", "owner": KEY_ID, "idempotency_key": None,
+             "request_sha256": "b" * 64, "total": 1, "created_at": 2.0, "cancelled_at": None}  # fmt: skip
+    item = {
+        **done, "id": "5a0f4c1e-0000-4000-8000-000000000003", "batch_id": batch["id"], "custom_id": "uno",
+        "item_index": 0, "file_name": "0000_uno.wav", "audio_seconds": 0.5,
+    }  # fmt: skip
     return {
         "voices": [voice],
         "voice_audio": [{"voice_id": voice["id"], "data": AUDIO, "sha256": hashlib.sha256(AUDIO).hexdigest(),
@@ -66,7 +72,8 @@ def rows() -> dict[str, list[dict[str, Any]]]:
         "voice_prompts": [{"id": 1, "voice_id": voice["id"], "model_name": "voice_clone_1_7b",
                            "weights": "/w/1.7B-Base", "ref_code": to_npy(CODES), "spk_embedding": to_npy(EMBEDDING),
                            "x_vector_only": False, "created_at": NOW}],
-        "jobs": [job, done],
+        "jobs": [job, done, item],
+        "batches": [batch],
         "api_keys": [{"id": KEY_ID, "name": "team-a", "secret_sha256": digest(SECRET), "is_admin": False,
                       "created_at": NOW, "revoked_at": None, "last_used_at": None}],
     }  # fmt: skip
@@ -93,7 +100,8 @@ def write_as_of_revision(url: str) -> dict[str, list[dict[str, Any]]]:
                     continue
                 table = schema.tables[name]
                 kept = [{k: v for k, v in row.items() if k in table.columns} for row in table_rows]
-                connection.execute(insert(table), kept)
+                for row in kept:  # one by one: an executemany takes the first row's columns for all
+                    connection.execute(insert(table), row)
                 written[name] = kept
     return written
 
@@ -168,6 +176,14 @@ def use_app(url: str, tmp_path: Path, written: dict[str, list[dict[str, Any]]], 
             _until_completed(client, pending, headers)
             done = client.get(f"/api/v1/jobs/{written['jobs'][1]['id']}/result", headers=headers)
             assert done.json()["result"]["audio_base64"] == "UklGRg==", done.text
+            # Jobs written before 0006 have no request id; the job run here was submitted by no request
+            assert client.get(f"/api/v1/jobs/{pending}/status", headers=headers).json()["job"]["request_id"] is None
+        for batch in written.get("batches", []):
+            view = client.get(f"/api/v1/batches/{batch['id']}", headers=headers).json()
+            assert (view["status"], view["total"], view["counts"]["completed"]) == ("completed", 1, 1), view
+            assert view["audio_seconds"] == 0.5, view
+            items = client.get(f"/api/v1/batches/{batch['id']}/items", headers=headers).json()["items"]
+            assert [(i["index"], i["custom_id"], i["status"]) for i in items] == [(0, "uno", "completed")], items
 
 
 def _until_completed(client: TestClient, job_id: str, headers: dict[str, str]) -> None:
