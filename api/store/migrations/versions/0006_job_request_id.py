@@ -1,9 +1,4 @@
-"""Jobs: `request_id`, the X-Request-ID of the request that submitted the job.
-
-Revision ID: 0006_job_request_id
-Revises: 0005_batches
-Create Date: 2026-01-06
-"""
+"""Jobs: `request_id`, the X-Request-ID of the request that submitted the job."""
 
 from __future__ import annotations
 
@@ -12,8 +7,6 @@ from alembic import op
 
 revision: str = "0006_job_request_id"
 down_revision: str | None = "0005_batches"
-branch_labels: str | None = None
-depends_on: str | None = None
 
 
 def upgrade() -> None:
