@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 
 from devtools.servers import TritonServer, run_api
+from tests.e2e.test_faults import until
 
 pytestmark = pytest.mark.e2e
 
@@ -75,7 +76,7 @@ def test_sigterm_finishes_requests_hands_jobs_back_and_exits(
         base = f"{server.url}/api/v1"
         job = {"job_type": "voice_clone_url", "request_data": clone(slow_audio, 8)}
         job_id = httpx.post(f"{base}/jobs", json=job, timeout=30).json()["job_id"]
-        _until(lambda: _job(base, job_id)["status"] == "processing", 30, "the job running")
+        until(lambda: _job(base, job_id)["status"] == "processing", 30, "the job running")
         answer: list[httpx.Response] = []
         request = threading.Thread(
             target=lambda: answer.append(httpx.post(f"{base}/tts/clone/url", json=clone(slow_audio, 3), timeout=60))
@@ -84,7 +85,7 @@ def test_sigterm_finishes_requests_hands_jobs_back_and_exits(
         time.sleep(1.0)  # the request is in flight (fetching its slow reference)
         signalled = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
-        _until(lambda: _refused(server.url), 5, "new connections refused")
+        until(lambda: _refused(server.url), 5, "new connections refused")
         request.join(60)
         assert answer and answer[0].status_code == 200, answer and answer[0].text
         assert answer[0].json()["success"] is True
@@ -95,7 +96,7 @@ def test_sigterm_finishes_requests_hands_jobs_back_and_exits(
         assert time.monotonic() - signalled < 10  # the request's 2 s left, the jobs' 1 s, start-up of nothing
     with run_api(triton.grpc_url, log_dir, name="api-after-sigterm", database_url=database, **SETTINGS) as server:
         base = f"{server.url}/api/v1"
-        _until(lambda: _job(base, job_id)["status"] == "completed", 60, "the job completed by another API")
+        until(lambda: _job(base, job_id)["status"] == "completed", 60, "the job completed by another API")
         assert _job(base, job_id)["attempts"] == 1  # the released attempt was not counted
     log = (log_dir / "api-sigterm.log").read_text()
     assert "released to the queue" in log, log[-3000:]
@@ -111,12 +112,3 @@ def _refused(url: str) -> bool:
     except httpx.ConnectError:
         return True
     return False
-
-
-def _until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} not seen within {timeout} s")

@@ -33,6 +33,7 @@ import pytest
 
 from devtools.databases import fresh_postgres, postgres_available
 from devtools.servers import TINY_DIR, TritonServer, run_api, run_triton
+from tests.e2e.test_faults import until
 
 pytestmark = pytest.mark.e2e
 
@@ -182,15 +183,6 @@ def apis(triton: TritonServer, log_dir: Path, tmp_path_factory: pytest.TempPathF
         yield bases
 
 
-def _until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} not seen within {timeout} s")
-
-
 def _metric(base: str, name: str, **labels: str) -> float:
     text = httpx.get(base.removesuffix("/api/v1") + "/metrics", timeout=10).text
     total = 0.0
@@ -228,7 +220,7 @@ def test_a_killed_model_backend_is_reported_and_healed_and_every_job_runs_once(
         traffic.loop(base, submit, pause=0.5)
     watcher = StatsWatcher(triton)
     try:
-        _until(lambda: traffic.ok_since("tts", 0) >= 6 and traffic.ok_since("job", 0) >= 4, 60, "traffic flowing")
+        until(lambda: traffic.ok_since("tts", 0) >= 6 and traffic.ok_since("job", 0) >= 4, 60, "traffic flowing")
         killed = time.time()
         os.kill(stub_pid(triton, MODEL), signal.SIGKILL)
         assert httpx.get(f"{triton.http_url}/v2/models/{MODEL}/ready", timeout=5).status_code == 200  # Triton: READY
@@ -236,11 +228,11 @@ def test_a_killed_model_backend_is_reported_and_healed_and_every_job_runs_once(
             base: _metric(base, "qwen_tts_model_probes_total", model=MODEL, outcome="alive") for base in apis
         }
         for base in apis:
-            _until(lambda base=base: _degraded(base), 20, f"{base}/health degraded")
-        _until(lambda: traffic.ok_since("tts", killed + 0.5) >= 2 * len(apis), RECOVERY_BOUND_SECONDS, "200s again")
+            until(lambda base=base: _degraded(base), 20, f"{base}/health degraded")
+        until(lambda: traffic.ok_since("tts", killed + 0.5) >= 2 * len(apis), RECOVERY_BOUND_SECONDS, "200s again")
         print(f"200s again {time.time() - killed:.1f} s after the kill")
         for base in apis:
-            _until(
+            until(
                 lambda base=base: httpx.get(f"{base}/health", timeout=10).json()["status"] == "healthy", 20, "healthy"
             )
         time.sleep(2)  # traffic on the healed model
@@ -295,7 +287,7 @@ def _finished_jobs(apis: list[str]) -> list[dict[str, Any]]:
             def listed(http: httpx.Client = http) -> list[dict[str, Any]]:
                 return list(http.get("/jobs", params={"limit": 500}).json()["jobs"])
 
-            _until(lambda listed=listed: all(j["status"] in ("completed", "failed") for j in listed()), 90, "jobs done")
+            until(lambda listed=listed: all(j["status"] in ("completed", "failed") for j in listed()), 90, "jobs done")
             jobs += [http.get(f"/jobs/{j['id']}/status").json()["job"] for j in listed()]
     return jobs
 
