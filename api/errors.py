@@ -90,6 +90,16 @@ class UnavailableError(ApiError, status=503, kind="unavailable"):
     """A dependency (Triton, a model, the database) is down or not loaded."""
 
 
+class ModelDownError(UnavailableError):
+    """A model's backend process died or stopped serving (every call fails while Triton still calls
+    it ready): 503 naming the model, with Retry-After, while the healer (api/healing) reloads it."""
+
+    def __init__(self, model: str, message: str, *, retry_after: float = 5.0):
+        super().__init__(message, headers={"Retry-After": str(max(1, round(retry_after)))})
+        self.model = model
+        self.retry_after = retry_after
+
+
 class BackendError(ApiError, status=502, kind="backend"):
     """Triton answered with an error that is not the client's fault."""
 

@@ -11,12 +11,15 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import auth, playground
+from api import auth, logs, playground
+from api.abandon import AbandonedWorkMiddleware
 from api.body_limit import RequestBodyLimitMiddleware
+from api.healing.healer import Healer
 from api.http_errors import extend_openapi, install_error_handlers
 from api.inference.client import TritonGateway
 from api.jobs.worker import JobWorker, drain_on_signals
 from api.metrics import serving
+from api.request_id import RequestIdMiddleware
 from api.routes import batches, info, jobs, openai, tts, voices
 from api.schemas.tts import document_seed
 from api.services.limits import InflightLimiter
@@ -28,6 +31,7 @@ API_PREFIX = "/api/v1"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    logs.configure(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,6 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             timeout_seconds=settings.triton_timeout_seconds,
             connect_timeout_seconds=settings.triton_connect_timeout_seconds,
         )
+        app.state.healer = Healer(triton=app.state.triton, database=app.state.database, settings=settings)
+        if settings.model_healing_enabled:
+            app.state.healer.start()
         await start_jobs(app, settings)
         stop_metrics = serving.serve_on_port(settings.metrics_port) if settings.metrics_port else None
         try:
@@ -51,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if stop_metrics is not None:
                 stop_metrics()
             await stop_jobs(app, settings)
+            await app.state.healer.stop()
             await app.state.triton.close()
             app.state.database.dispose()
             serving.mark_worker_exit()
@@ -59,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # Innermost middleware: every body is capped, a declared oversize one refused before it is read.
     app.add_middleware(RequestBodyLimitMiddleware, settings=settings)
+    # Synchronous TTS stops when its client goes away or its deadline passes (the row leaves the batch).
+    app.add_middleware(AbandonedWorkMiddleware, settings=settings)
     app.state.limiter = InflightLimiter(settings.max_inflight_requests, per_key=settings.max_inflight_requests_per_key)
     # Middleware runs outermost last-added first: metrics, then CORS (a preflight needs no key), then keys.
     if settings.auth_enabled:
@@ -72,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(serving.MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every response carries X-Request-ID, errors too
     install_error_handlers(app)
     extend_openapi(app, document_seed)
     openai.document(app)

@@ -36,6 +36,39 @@ class Settings(BaseSettings):
     model_load_timeout_seconds: float = Field(default=300.0, gt=0)
     """How long an on-demand load may take before the request gets 503."""
 
+    model_healing_enabled: bool = True
+    """Watch the models' backends and heal a dead one (api/healing): a Python-backend stub process that
+    died (OOM killer, CUDA fault) leaves its model READY in Triton while every call fails. Found by a
+    call failing that way or by the periodic probe, the model is reported (`/health` answers
+    `degraded` naming it, its requests 503 naming it with Retry-After, jobs on it go back to the
+    queue) and reloaded through Triton's model control (unload, then load)."""
+
+    model_probe_interval_seconds: float = Field(default=10.0, gt=0)
+    """How often each loaded model gets a health probe (answered by the model at once, nothing
+    generated; it counts as one request in Triton's statistics). A call that fails the way a dead
+    backend does triggers a probe at once; this interval also bounds how long a call in flight on a
+    model that died waits before it is answered 503."""
+
+    model_probe_timeout_seconds: float = Field(default=5.0, gt=0)
+    """Deadline of one probe. Three probes in a row without an answer count as a dead backend."""
+
+    model_reload_backoff_seconds: float = Field(default=10.0, gt=0)
+    """A model that dies again within model_reload_backoff_max_seconds of its reload waits this long
+    before the next reload, doubled on each further death (capped); it stays reported meanwhile."""
+
+    model_reload_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    """Longest wait between reloads of a model that keeps dying; a model that has served this long
+    since its last reload starts again from an immediate reload."""
+
+    sync_request_timeout_seconds: float = Field(default=300.0, gt=0)
+    """Longest a synchronous request (POST /api/v1/tts/*) may take; past it the client gets 503 and its
+    generation is cancelled (its row leaves the engine's batch). A client that disconnects cancels its
+    generation the same way. Use jobs for longer work."""
+
+    log_format: str = Field(default="json", pattern=r"^(json|text)$")
+    """API and worker logs: `json` (one object per line: time, level, logger, message, request_id) or
+    `text`. Every line written for a request or job carries its X-Request-ID."""
+
     max_inflight_requests: int = Field(default=64, ge=1)
     """Synchronous TTS requests in flight at once (all routes together); beyond it 429."""
 

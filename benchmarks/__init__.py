@@ -9,6 +9,7 @@ measured in the same run (never asserted). Run from the repository root:
     python -m benchmarks.job_queue       # the job queue alone (PostgreSQL): throughput and start delay
     python -m benchmarks.batch           # a batch (POST /batches) against the same items one by one
     python -m benchmarks.gpu_check       # the engine in-process on real-size random checkpoints (README: GPU check)
+    python -m benchmarks.soak            # the full stack under mixed traffic for a while: memory and fds per process
 
 They start their servers with devtools/ (as the tests do) and never import tests/.
 """

@@ -129,19 +129,27 @@ class ApiServer(Server):
         return f"http://127.0.0.1:{self.port}"
 
 
+UVICORN = (sys.executable, "-m", "uvicorn", "api.main:app")
+
+
 @contextmanager
-def run_api(triton_url: str, log_dir: Path, name: str = "api", **settings: str) -> Iterator[ApiServer]:
+def run_api(
+    triton_url: str, log_dir: Path, name: str = "api", uvicorn_args: tuple[str, ...] = (), **settings: str
+) -> Iterator[ApiServer]:
     port = free_port()
     # Each API gets its own throw-away SQLite store unless told otherwise: never ./var.
     settings.setdefault("database_url", f"sqlite:///{log_dir / f'{name}.db'}")
     # The tests' reference audio comes from a local http.server, which the SSRF guard refuses unless
     # trusted (pass fetch_allowed_hosts="[]" to test the guard itself).
     settings.setdefault("fetch_allowed_hosts", '["127.0.0.1"]')
+    # The healer's probes count in Triton's statistics, which tests compare with jobs and calls
+    # exactly: off unless a test (tests/e2e/test_model_healing.py) or the soak turns it on.
+    settings.setdefault("model_healing_enabled", "false")
     env = {**os.environ, "QWEN_TTS_TRITON_URL": triton_url, **{f"QWEN_TTS_{k.upper()}": v for k, v in settings.items()}}
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
+            [*UVICORN, "--host", "127.0.0.1", "--port", str(port), *uvicorn_args],
             cwd=ROOT,
             env=env,
             stdout=log,

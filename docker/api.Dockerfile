@@ -30,7 +30,10 @@ COPY --chown=root:root --chmod=0755 docker/api-entrypoint.sh /usr/local/bin/api-
 
 # WEB_CONCURRENCY: uvicorn workers. PROMETHEUS_MULTIPROC_DIR: shared by the workers, emptied at
 # start (mount a tmpfs there). QWEN_TTS_DATA_DIR: SQLite when no QWEN_TTS_DATABASE_URL is given.
+# MALLOC_ARENA_MAX: two malloc arenas, not one per thread: the soak (benchmarks/soak.py) found
+# resident memory creeping up with glibc's default, flat with this (README, "Soak").
 ENV PATH=/opt/venv/bin:$PATH \
+    MALLOC_ARENA_MAX=2 \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

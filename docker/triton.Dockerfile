@@ -62,7 +62,11 @@ COPY model_repository/ /opt/app/model_repository/
 COPY --chmod=0755 docker/triton-entrypoint.sh /usr/local/bin/triton-entrypoint.sh
 
 # The stub's embedded Python finds its prefix through the first python3 on PATH: the venv.
+# MALLOC_ARENA_MAX: two malloc arenas, not one per thread (the stub runs the generation loop, codec
+# and noise threads): with glibc's default the model processes' memory kept creeping up under the
+# soak (benchmarks/soak.py), with two it levels off after warm-up (README, "Soak").
 ENV PATH=/opt/venv/bin:/opt/tritonserver/bin:$PATH \
+    MALLOC_ARENA_MAX=2 \
     PYTHONPATH=/opt/app \
     PYTHONUNBUFFERED=1 \
     TOKENIZERS_PARALLELISM=false \

@@ -17,6 +17,8 @@ export LD_LIBRARY_PATH="$site/nvidia_pytriton.libs:${LD_LIBRARY_PATH:-}"
 # The Python stub imports from the first python on PATH: the venv (torch, qwen_tts, tts_engine).
 export PATH="$VENV/bin:$PATH"
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" TOKENIZERS_PARALLELISM=false
+# Two malloc arenas, as in the images: glibc's one per thread lets the model processes creep up.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 
 load_args=(--load-model=engine_info)
 IFS=',' read -ra names <<< "$MODELS"

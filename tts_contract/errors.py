@@ -22,6 +22,9 @@ class ErrorKind(StrEnum):
     """The engine failed on a valid request: the API answers 502."""
     OVERLOADED = "overloaded"
     """The engine cannot take the request now: the API answers 503 with Retry-After."""
+    UNHEALTHY = "unhealthy"
+    """The model cannot serve any request (its generation loop has stopped): the API answers 503 and
+    reloads the model."""
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,10 @@ INPUTS: tuple[TensorSpec, ...] = (
     TensorSpec("SEED", "seed", INT64),
     # STREAM true: audio chunks are sent as frames are decoded, then a final response.
     TensorSpec("STREAM", "stream", BOOL),
+    # PROBE true: a health probe, answered by execute() at once with SAMPLE_RATE (or an `unhealthy`
+    # error when the model's generation loop has stopped); nothing is generated. The API sends it
+    # to tell a dead backend process (every call fails, Triton still says READY) from a slow one.
+    TensorSpec("PROBE", "probe", BOOL),
 )
 
 OUTPUTS: tuple[TensorSpec, ...] = (

@@ -109,8 +109,17 @@ def _seed(inputs: Inputs) -> int | None:
 def wants_stream(arrays: Mapping[str, np.ndarray | None]) -> bool:
     """STREAM: send audio chunks as frames are decoded, then a final response (a malformed STREAM
     tensor is refused by `parse_request`; the refusal is then sent as one final response)."""
+    return _flag_input(arrays, "stream")
+
+
+def is_probe(arrays: Mapping[str, np.ndarray | None]) -> bool:
+    """PROBE: a health probe, answered at once without parsing or generating anything."""
+    return arrays.get("PROBE") is not None and _flag_input(arrays, "probe")
+
+
+def _flag_input(arrays: Mapping[str, np.ndarray | None], field: str) -> bool:
     try:
-        return bool(read_inputs(arrays).get("stream", False))
+        return bool(read_inputs(arrays).get(field, False))
     except RequestError:
         return False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import replace
@@ -16,7 +17,9 @@ from tritonclient.grpc import InferInput, InferRequestedOutput, InferResult
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
-from api.errors import ApiError, BackendError, UnavailableError, ValidationFailed
+from api import request_id
+from api.errors import ApiError, BackendError, ModelDownError, UnavailableError, ValidationFailed
+from api.inference.model_health import ModelHealth
 from api.inference.tensors import ClonePrompt, SynthesisCall, build_inputs, read_clone_prompt
 from tts_contract.errors import ErrorKind, decode_error
 from tts_contract.models import INFO_MODEL
@@ -24,6 +27,10 @@ from tts_contract.models import INFO_MODEL
 log = logging.getLogger(__name__)
 
 _UNREACHABLE = ("StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "StatusCode.CANCELLED")
+_RETRY = {"Retry-After": "5"}
+# What Triton's Python backend answers for a model whose stub process is gone (2.51: "Stub process
+# 'custom_voice_1_7b_0_0' is not healthy.").
+_DEAD_BACKEND = re.compile(r"stub process\b.*\b(not healthy|unhealthy|exited|died)", re.IGNORECASE)
 
 
 def _is_unreachable(exc: InferenceServerException) -> bool:
@@ -37,17 +44,19 @@ def map_triton_error(exc: InferenceServerException, *, model: str) -> ApiError:
     engine_error = decode_error(message)
     if engine_error is not None:
         return _engine_error(engine_error.kind, engine_error.message, model=model)
+    if _DEAD_BACKEND.search(message):  # the stub process died: Triton still says READY, every call fails
+        return ModelDownError(model, f"model {model} is down (its backend process stopped); retry shortly")
     if status == "StatusCode.DEADLINE_EXCEEDED":
-        return UnavailableError(f"Triton did not answer in time for model {model}")
+        return UnavailableError(f"Triton did not answer in time for model {model}", headers=_RETRY)
     if _is_unreachable(exc):
-        return UnavailableError("the inference server (Triton) is unreachable; retry shortly")
+        return UnavailableError("the inference server (Triton) is unreachable; retry shortly", headers=_RETRY)
     if status == "StatusCode.INVALID_ARGUMENT":
         lowered = message.lower()
         if "unknown model" in lowered or "is not ready" in lowered or "not found" in lowered:
-            return UnavailableError(f"model {model} is not loaded on the inference server")
+            return UnavailableError(f"model {model} is not loaded on the inference server", headers=_RETRY)
         return ValidationFailed(message.split("] ", 1)[-1])
     if status in ("StatusCode.NOT_FOUND", "StatusCode.UNIMPLEMENTED"):
-        return UnavailableError(f"model {model} is not loaded on the inference server")
+        return UnavailableError(f"model {model} is not loaded on the inference server", headers=_RETRY)
     if status == "StatusCode.RESOURCE_EXHAUSTED":
         return UnavailableError(f"model {model} is overloaded; retry shortly", headers={"Retry-After": "2"})
     return BackendError(f"inference failed on model {model}")
@@ -59,6 +68,8 @@ def _engine_error(kind: ErrorKind, message: str, *, model: str) -> ApiError:
         return ValidationFailed(message)
     if kind is ErrorKind.OVERLOADED:
         return UnavailableError(f"model {model} is overloaded; retry shortly", headers={"Retry-After": "2"})
+    if kind is ErrorKind.UNHEALTHY:
+        return ModelDownError(model, f"model {model} is down ({message}); retry shortly")
     return BackendError(f"inference failed on model {model}")
 
 
@@ -106,6 +117,8 @@ class TritonGateway:
         self._timeout = timeout_seconds
         self._short = connect_timeout_seconds
         self._load_locks: dict[str, asyncio.Lock] = {}
+        self.models = ModelHealth()
+        """Models found down, and the calls in flight on each (api/healing reloads the dead)."""
 
     async def close(self) -> None:
         await self._client.close()
@@ -125,6 +138,7 @@ class TritonGateway:
         return sorted(m["name"] for m in index.get("models", []) if m.get("state") == "READY")
 
     async def ensure_loaded(self, model: str, *, on_demand: bool, load_timeout: float) -> None:
+        self.models.check(model)  # found dead: its own 503 (being healed), whatever Triton says
         try:
             if await self._client.is_model_ready(model, client_timeout=self._short):
                 return
@@ -132,7 +146,7 @@ class TritonGateway:
             if _is_unreachable(exc):
                 raise map_triton_error(exc, model=model) from exc
         if not on_demand:
-            raise UnavailableError(f"model {model} is not loaded on the inference server")
+            raise UnavailableError(f"model {model} is not loaded on the inference server", headers=_RETRY)
         lock = self._load_locks.setdefault(model, asyncio.Lock())
         async with lock:  # one load per model, however many requests wait for it
             try:
@@ -141,17 +155,18 @@ class TritonGateway:
             except InferenceServerException as exc:
                 # Triton's reason names files and paths on its side: logged here, not sent to clients
                 log.warning("loading model %s failed: %s", model, exc.message())
-                raise UnavailableError(f"model {model} could not be loaded; retry later") from exc
+                raise UnavailableError(f"model {model} could not be loaded; retry later", headers=_RETRY) from exc
 
     async def _stream(
         self, model: str, inputs: list[InferInput], outputs: list[InferRequestedOutput]
     ) -> list[InferResult]:
-        """Send one request over a gRPC stream and collect its responses up to the final one."""
-        async with aclosing(self._responses(model, inputs, outputs)) as responses:
+        """Send one request over a gRPC stream and collect its responses up to the final one; refused
+        at once (503) while its model is down, aborted if it goes down meanwhile."""
+        async with aclosing(self.models.guarded(model, self._responses(model, inputs, outputs))) as responses:
             return [result async for result in responses]
 
     async def _responses(
-        self, model: str, inputs: list[InferInput], outputs: list[InferRequestedOutput]
+        self, model: str, inputs: list[InferInput], outputs: list[InferRequestedOutput], timeout: float | None = None
     ) -> AsyncGenerator[InferResult, None]:
         """Send one request over a gRPC stream and yield its responses as they arrive, up to the final
         one, within the deadline. Leaving early (an error, the deadline, the caller cancelled or
@@ -159,12 +174,12 @@ class TritonGateway:
         answered = asyncio.Event()
 
         async def requests() -> AsyncIterator[dict[str, Any]]:
-            yield {"model_name": model, "inputs": inputs, "outputs": outputs}
+            yield {"model_name": model, "inputs": inputs, "outputs": outputs, "request_id": request_id.current() or ""}
             await answered.wait()  # half-closing earlier could end the stream before the answer
 
         responses = None
         try:
-            responses = self._client.stream_infer(requests(), stream_timeout=self._timeout)
+            responses = self._client.stream_infer(requests(), stream_timeout=timeout or self._timeout)
             async for result, error in responses:
                 if error is not None:
                     raise map_triton_error(stream_error(error), model=model)
@@ -197,7 +212,7 @@ class TritonGateway:
         and sample rate as it arrives. Closing the iterator early cancels the generation."""
         outputs = [InferRequestedOutput("AUDIO"), InferRequestedOutput("SAMPLE_RATE")]
         inputs = build_inputs(replace(call, stream=True))
-        async with aclosing(self._responses(model, inputs, outputs)) as responses:
+        async with aclosing(self.models.guarded(model, self._responses(model, inputs, outputs))) as responses:
             async for result in responses:
                 audio, rate = joined_audio([result])
                 if rate is None:
@@ -225,6 +240,37 @@ class TritonGateway:
             )
         except ValueError as exc:
             raise BackendError(f"model {model} returned an unusable clone prompt: {exc}") from exc
+
+    async def probe(self, model: str, *, timeout: float) -> None:
+        """Ask the model's backend whether it serves (PROBE: answered at once, nothing generated);
+        raises as a call would: ModelDownError when its process or generation loop is gone."""
+        call = SynthesisCall(text="", language=None, probe=True)  # TEXT: a required input of most models
+        outputs = [InferRequestedOutput("SAMPLE_RATE")]
+        async with aclosing(self._responses(model, build_inputs(call), outputs, timeout)) as responses:
+            async for _ in responses:
+                pass
+
+    async def model_states(self) -> dict[str, str]:
+        """Triton's state of each model in its repository: READY, LOADING, UNLOADING, UNAVAILABLE."""
+        try:
+            index = await self._client.get_model_repository_index(as_json=True, client_timeout=self._short)
+        except InferenceServerException as exc:
+            raise map_triton_error(exc, model="(repository index)") from exc
+        return {str(m["name"]): str(m.get("state", "UNAVAILABLE")) for m in index.get("models", [])}
+
+    async def is_live(self) -> bool:
+        try:
+            return bool(await self._client.is_server_live(client_timeout=self._short))
+        except InferenceServerException:
+            return False
+
+    async def reload(self, model: str, *, timeout: float) -> None:
+        """Unload the model, then load it (a plain load of a READY model does nothing): a new backend process."""
+        try:
+            await self._client.unload_model(model, client_timeout=self._short)
+            await self._client.load_model(model, client_timeout=timeout)
+        except InferenceServerException as exc:
+            raise map_triton_error(exc, model=model) from exc
 
     async def engine_info(self) -> dict[str, Any]:
         """GPU and weights facts from the `engine_info` model in the Triton container (not decoupled)."""

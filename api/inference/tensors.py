@@ -45,6 +45,8 @@ class SynthesisCall(SamplingFields):
     prompt_only: bool | None = None
     stream: bool | None = None
     """Ask for audio chunks as frames are decoded, then a final response."""
+    probe: bool | None = None
+    """A health probe: the model answers SAMPLE_RATE at once, generating nothing."""
 
 
 def call_arrays(call: SynthesisCall) -> dict[str, np.ndarray]:

@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from api.errors import DATABASE_DOWN, ApiError, UnavailableError
+from api.errors import DATABASE_DOWN, ApiError, ModelDownError, UnavailableError
 from api.settings import Settings
 from api.store import job_queue
 from api.store import jobs as store
@@ -75,6 +75,13 @@ class Outcomes:
         """Triton was unavailable: back to the queue after a backoff, or failed once out of attempts."""
         done = {"worker_id": self.worker_id}
         max_attempts = self.settings.job_max_attempts
+        if isinstance(exc, ModelDownError):  # the healer is bringing its model back: wait, attempt not counted
+            log.warning("job %s: %s; back to the queue for %.0f s", job.id, exc.message, exc.retry_after)
+            not_before = time.time() + exc.retry_after
+            retried = await self.database.in_session(
+                job_queue.retry_later, job.id, not_before=not_before, reason=exc.message, count_attempt=False, **done
+            )
+            return "retried" if retried else await self._lost(job)
         if job.attempts < max_attempts:
             delay = self.retry_delay(job.attempts)
             log.warning(

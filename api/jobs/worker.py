@@ -41,8 +41,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from api import metrics
+from api import logs, metrics, request_id
 from api.errors import DATABASE_DOWN
+from api.healing.healer import Healer
 from api.inference.client import TritonGateway
 from api.jobs.outcome import JobLostError, Outcomes
 from api.jobs.runner import progress, run_job
@@ -176,6 +177,8 @@ class JobWorker:
         metrics.set_store_gauges(counts, cloned, pending_batch_items=pending_items)
 
     async def _work(self, job: Job) -> dict[str, Any]:
+        request_id.use(job.request_id)  # its logs and Triton calls carry the submitting request's id
+
         async def report(stage: str, segments: tuple[int, int] | None = None) -> None:
             if job.batch_id is not None:  # a batch reports its items' counts, not their stages: no writes
                 return
@@ -192,6 +195,7 @@ class JobWorker:
         return await run_job(job, triton=self.triton, settings=self.settings, database=self.database, report=report)
 
     async def _execute(self, job: Job, *, claimed: float) -> None:
+        request_id.use(job.request_id)
         work = self._running[job.id]
         try:
             outcome = await self._record_patiently(job, work)
@@ -264,7 +268,7 @@ def drain_on_signals(callback: Any) -> None:
 
 async def main() -> None:
     settings = Settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_format)
     database = Database(
         settings.database_url, timeout_seconds=settings.database_timeout_seconds, pool_size=settings.database_pool_size
     )
@@ -279,6 +283,9 @@ async def main() -> None:
 
         start_http_server(settings.worker_metrics_port, registry=collecting_registry())
     worker = JobWorker(database=database, triton=triton, settings=settings)
+    healer = Healer(triton=triton, database=database, settings=settings)  # its calls fail fast on a dead model too
+    if settings.model_healing_enabled:
+        healer.start()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
@@ -286,6 +293,7 @@ async def main() -> None:
     log.info("job worker %s started (concurrency %d)", worker.worker_id, settings.job_concurrency)
     await stop.wait()
     await worker.stop(settings.job_shutdown_timeout_seconds)
+    await healer.stop()
     await triton.close()
     database.dispose()
 

@@ -27,7 +27,7 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 )
 async def health(request: Request, triton: TritonDep, settings: SettingsDep) -> HealthResponse | JSONResponse:
     found = await status.health(triton=triton, settings=settings, database=request.app.state.database)
-    if found.status != "healthy":
+    if found.status == "unhealthy":
         return JSONResponse(status_code=503, content=found.model_dump(), headers={"Retry-After": "5"})
     return found
 

@@ -20,9 +20,23 @@ class WeightsInfo(BaseModel):
     """A loaded model's preallocated KV cache (`QWEN_TTS_KV_CACHE_MIB` bounds it; 0: not preallocated)."""
 
 
+class ModelDownInfo(BaseModel):
+    model: str
+    """The Triton model name (`custom_voice_1_7b`)."""
+    state: str
+    """`dead` (its backend died; reloaded after a backoff when it keeps dying) or `reloading`."""
+    reason: str
+    since: float
+    """When it was found down (epoch seconds)."""
+    retry_in_seconds: float
+    """When the healer next tries to bring it back."""
+
+
 class HealthResponse(BaseModel):
     status: str
-    """`healthy`, or `unhealthy` (with 503) when Triton or the database is unreachable or not ready."""
+    """`healthy`; `degraded` (still 200: the other models serve) while a model's backend is down and
+    being healed, named in `models_down`; `unhealthy` (503) when Triton or the database is unreachable."""
+    models_down: list[ModelDownInfo] = []
     cuda_available: bool | None = None
     models_loaded: list[str] = []
     default_model_size: str

@@ -87,6 +87,7 @@ class JobView(BaseModel):
     error: str | None = None
     error_type: str | None = None
     batch_id: str | None = Field(default=None, description="The batch this job is an item of (absent: a single job)")
+    request_id: str | None = Field(default=None, description="X-Request-ID of the request that submitted it")
 
 
 class JobCreated(BaseModel):

@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 from sqlmodel import Session
 
+from api import request_id
 from api.errors import ConflictError, NotFoundError, OverloadedError
 from api.schemas.batches import BatchCounts, BatchItems, BatchItemView, BatchList, BatchView
 from api.schemas.pages import page_fields
@@ -83,6 +84,7 @@ def _rows(batch: Batch, items: list[batch_input.ValidItem], now: float) -> list[
             "custom_id": item.custom_id,
             "item_index": item.index,
             "file_name": item.file_name,
+            "request_id": request_id.current(),  # the submitting request's: its items run under it
         }
         for item in items
     ]

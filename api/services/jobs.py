@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 from sqlmodel import Session
 
+from api import request_id
 from api.errors import ConflictError, NotFoundError, OverloadedError, ValidationFailed
 from api.schemas.jobs import JobCreate, JobList, JobProgress, JobResult, JobView
 from api.schemas.pages import page_fields
@@ -105,6 +106,7 @@ async def submit(
         created_at=now,
         updated_at=now,
         owner=principal.key_id,
+        request_id=request_id.current(),
     )
     job, created = await anyio.to_thread.run_sync(job_queue.submit, session, job)
     return (job if created else _same_request(job, digest)), created

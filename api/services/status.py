@@ -13,7 +13,7 @@ from api import metrics
 from api.catalog import LANGUAGES, SPEAKERS, available_models
 from api.errors import UnavailableError
 from api.inference.client import TritonGateway
-from api.schemas.info import GpuInfo, HealthResponse, ModelsResponse, WeightsInfo
+from api.schemas.info import GpuInfo, HealthResponse, ModelDownInfo, ModelsResponse, WeightsInfo
 from api.settings import Settings
 from api.store.database import Database
 
@@ -26,6 +26,7 @@ _INFO_TTL_SECONDS = 10.0
 DATABASE_PING_SECONDS = 3.0
 """Longest the health check waits for the database: with Triton's check beside it, within a probe's 5 s."""
 _info_cache: dict[str, Any] = {"at": 0.0, "value": None}
+_loaded_cache: list[str] = []
 
 
 def _label(name: str, info: dict[str, Any]) -> str:
@@ -89,9 +90,14 @@ def _unhealthy(settings: Settings, reason: str, *, triton_ready: bool, store_rea
 
 
 async def health(*, triton: TritonGateway, settings: Settings, database: Database) -> HealthResponse:
-    """`healthy`, or `unhealthy` with the reason when Triton or the database cannot serve (readiness:
-    the route answers 503). Both are checked at once, so the answer comes within about 3 s."""
+    """`healthy`; `degraded` while a model is down and being healed (the others serve: still ready);
+    `unhealthy` with the reason when Triton or the database cannot serve (readiness: the route answers
+    503). Both are checked at once, so the answer comes within about 3 s."""
     ready, store_ready = await asyncio.gather(triton.is_ready(), database_ready(database))
+    if not ready and triton.models.down:
+        # Triton is not ready while any model (un)loads: a model being healed must not take the others
+        # out of service. Still live: ready, and degraded below.
+        ready = await triton.is_live()
     metrics.observe_triton_ready(ready)
     reasons = [] if ready else ["the inference server (Triton) is unreachable or not ready"]
     reasons += [] if store_ready else ["the database is unreachable or not ready"]
@@ -103,14 +109,29 @@ async def health(*, triton: TritonGateway, settings: Settings, database: Databas
         return _unhealthy(settings, exc.message, triton_ready=False, store_ready=store_ready)
 
 
+async def _loaded(triton: TritonGateway) -> list[str]:
+    """READY models; while the healer reloads one, Triton's repository index may not answer until the
+    load is done: the last list seen then, less the models that are down."""
+    try:
+        loaded = [name for name in await triton.loaded_models() if name != "engine_info"]
+    except UnavailableError:
+        if not triton.models.down:
+            raise
+        return [name for name in _loaded_cache if name not in triton.models.down]
+    _loaded_cache[:] = loaded
+    return loaded
+
+
 async def _healthy(triton: TritonGateway, settings: Settings) -> HealthResponse:
-    loaded = [name for name in await triton.loaded_models() if name != "engine_info"]
+    loaded = await _loaded(triton)
     info = await _engine_info(triton)
     weights = _weights(info, loaded)
     random = _random_weights(weights)
     gpu = info.get("gpu") or {}
+    down = _models_down(triton)
     return HealthResponse(
-        status="healthy",
+        status="degraded" if down else "healthy",
+        models_down=down,
         cuda_available=bool(info.get("cuda_available")),
         models_loaded=[_label(name, info) for name in loaded],
         default_model_size=settings.default_model_size,
@@ -120,6 +141,20 @@ async def _healthy(triton: TritonGateway, settings: Settings) -> HealthResponse:
         random_weights=random,
         warning=RANDOM_WEIGHTS_WARNING if random else None,
     )
+
+
+def _models_down(triton: TritonGateway) -> list[ModelDownInfo]:
+    """Models whose backend this process found dead (api/healing heals them)."""
+    return [
+        ModelDownInfo(
+            model=down.model,
+            state=down.state.value,
+            reason=down.reason,
+            since=down.since,
+            retry_in_seconds=round(down.retry_after(), 1),
+        )
+        for _, down in sorted(triton.models.down.items())
+    ]
 
 
 async def models(*, triton: TritonGateway, settings: Settings) -> ModelsResponse:

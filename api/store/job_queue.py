@@ -244,10 +244,18 @@ def release(session: Session, job_id: str, *, worker_id: str, now: float | None 
 
 
 def retry_later(
-    session: Session, job_id: str, *, worker_id: str, not_before: float, reason: str, now: float | None = None
+    session: Session,
+    job_id: str,
+    *,
+    worker_id: str,
+    not_before: float,
+    reason: str,
+    count_attempt: bool = True,
+    now: float | None = None,
 ) -> bool:
     """Give a running job back for another attempt (Triton was unavailable): pending again, in its
-    place, not claimed before `not_before`, this attempt counted (unlike `release`)."""
+    place, not claimed before `not_before`, this attempt counted (unlike `release`) unless
+    `count_attempt` is False (its model died under it and is being reloaded: not the job's fault)."""
     now = now_or(now)
     message = f"Reintentando en {max(0.0, not_before - now):.0f} s: {reason}"
     progress = {"stage": "queued", "percent": 0, "message": message, "timestamp": now}
@@ -257,6 +265,7 @@ def retry_later(
         "lease_expires_at": None,
         "started_at": None,
         "not_before": not_before,
+        "attempts": col(Job.attempts) - (0 if count_attempt else 1),
         "progress": progress,
         "updated_at": now,
         "version": col(Job.version) + 1,

@@ -1,7 +1,7 @@
 """The `jobs` table: the durable FIFO queue of asynchronous jobs (see job_queue.py).
 
-Its schema is owned by the Alembic migrations `0002_jobs`, `0003_job_retry_after` and
-`0004_api_keys`, `0005_batches`: a change here needs a new migration.
+Its schema is owned by the Alembic migrations `0002_jobs`, `0003_job_retry_after`, `0004_api_keys`,
+`0005_batches` and `0006_job_request_id`: a change here needs a new migration.
 
 - `seq` is the queue order: a database sequence (BIGSERIAL on PostgreSQL, the rowid on SQLite),
   never a timestamp, so two submissions in the same microsecond, or from replicas with skewed
@@ -21,6 +21,8 @@ Its schema is owned by the Alembic migrations `0002_jobs`, `0003_job_retry_after
   `file_name` (its audio file in the batch's results) with it.
   Batch items are claimed by the batch lane (batch_queue.py), single jobs by the FIFO (job_queue.py).
 - `audio_seconds`: the duration of a completed job's audio (summed per batch without reading results).
+- `request_id`: the X-Request-ID of the request that submitted the job; its worker runs it under that
+  id (logs, Triton's request id).
 - Times are epoch seconds (floats), as the contract shows them.
 """
 
@@ -37,6 +39,7 @@ from api.store.key_table import KEY_ID_LENGTH
 SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 # A client's key (at most 255 characters) prefixed by its owner's key id and ":".
 IDEMPOTENCY_KEY_LENGTH = 255 + KEY_ID_LENGTH + 1
+REQUEST_ID_LENGTH = 128  # api/request_id.py
 
 
 class JobStatus:
@@ -88,3 +91,4 @@ class Job(SQLModel, table=True):
     item_index: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     file_name: str | None = Field(default=None, sa_column=Column(String(140), nullable=True))
     audio_seconds: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    request_id: str | None = Field(default=None, sa_column=Column(String(REQUEST_ID_LENGTH), nullable=True))

@@ -36,6 +36,7 @@ STATE_COLUMNS = (
     Job.item_index,
     Job.file_name,
     Job.audio_seconds,
+    Job.request_id,
 )
 SINGLE = col(Job.batch_id).is_(None)
 """Single jobs (POST /jobs): lists, positions and limits of /jobs count only these; batch items are

@@ -66,6 +66,14 @@ def test_services_health_and_start_order() -> None:
     assert set(services["grafana"]["depends_on"]) == {"prometheus"}
 
 
+def test_the_api_stops_gracefully_before_dockers_sigkill() -> None:
+    api = load(BASE)["services"]["api"]
+    drain = int(api["environment"]["GRACEFUL_SHUTDOWN_SECONDS"])  # docker/api-entrypoint.sh: uvicorn's drain
+    jobs = int(api["environment"]["QWEN_TTS_JOB_SHUTDOWN_TIMEOUT_SECONDS"])
+    assert int(api["stop_grace_period"].removesuffix("s")) >= drain + jobs + 5
+    assert '--timeout-graceful-shutdown "${GRACEFUL_SHUTDOWN_SECONDS' in (ROOT / "docker/api-entrypoint.sh").read_text()
+
+
 def test_volumes_shm_and_cpu_defaults() -> None:
     data = load(BASE)
     services = data["services"]

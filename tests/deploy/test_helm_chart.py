@@ -213,7 +213,8 @@ def test_triton_deployment_defaults() -> None:
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
     assert container["startupProbe"]["httpGet"]["path"] == "/v2/health/ready"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    # ready once started even while the healer reloads one model (Triton's ready is false meanwhile)
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/live"
     assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     startup = container["startupProbe"]
     assert startup["failureThreshold"] * startup["periodSeconds"] >= 600, "model loading takes minutes"
@@ -457,6 +458,9 @@ def test_alerts_and_the_job_backlog_gate() -> None:
         "QwenTTSInferenceFailureRate",
         "QwenTTSTritonRequestFailures",
         "QwenTTSNoTritonReady",
+        "QwenTTSModelDied",  # the healer's (api/healing): a backend died and was reloaded
+        "QwenTTSModelCrashLooping",
+        "QwenTTSModelDown",
         "QwenTTSJobBacklogHigh",  # on by default: qwen_tts_jobs_queue_depth exists
     }
     ungated = alert_names(render({"prometheusRule": {"jobAlerts": False}}, monitoring=True))
@@ -508,3 +512,34 @@ def test_dedicated_workers_run_the_jobs_and_scale_on_the_queue_depth() -> None:
     assert service["spec"]["selector"] == monitor["spec"]["selector"]["matchLabels"]
     readme = (CHART / "README.md").read_text()
     assert "qwen_tts_jobs_queue_depth" in readme and "external.metrics.k8s.io" in readme
+
+
+def test_api_graceful_shutdown_fits_the_termination_grace_period() -> None:
+    """preStop, then the HTTP drain, then the running jobs: the kubelet's SIGKILL comes after all three."""
+    import helm_python as helm
+
+    rendered = render({"api": {"shutdown": {"preStopSeconds": 7, "drainSeconds": 40, "jobsSeconds": 15}}})
+    api = rendered.get("Deployment", "-api")
+    container = containers(api)["api"]
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "7"]
+    variables = env(container)
+    assert variables["GRACEFUL_SHUTDOWN_SECONDS"] == "40"  # docker/api-entrypoint.sh: uvicorn's drain
+    assert variables["QWEN_TTS_JOB_SHUTDOWN_TIMEOUT_SECONDS"] == "15"
+    grace = api["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= 7 + 40 + 15 + 5
+    default = render().get("Deployment", "-api")
+    defaults = containers(default)["api"]
+    sleep = int(defaults["lifecycle"]["preStop"]["exec"]["command"][1])
+    drain = int(env(defaults)["GRACEFUL_SHUTDOWN_SECONDS"])
+    jobs = int(env(defaults)["QWEN_TTS_JOB_SHUTDOWN_TIMEOUT_SECONDS"])
+    assert default["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= sleep + drain + jobs + 5
+    with pytest.raises(helm.HelmError, match="terminationGracePeriodSeconds"):
+        render({"api": {"terminationGracePeriodSeconds": 60}})
+    with pytest.raises(helm.HelmError, match=r"api\.shutdown\.drainSeconds"):
+        render({"api": {"env": {"GRACEFUL_SHUTDOWN_SECONDS": "300"}}})
+    # dedicated workers: the same jobs timeout, within their own grace period
+    workers = load_values(CHART / "ci" / "workers-values.yaml")
+    worker = containers(render(workers).get("Deployment", "-worker"))["worker"]
+    assert env(worker)["QWEN_TTS_JOB_SHUTDOWN_TIMEOUT_SECONDS"] == "20"
+    with pytest.raises(helm.HelmError, match=r"worker\.terminationGracePeriodSeconds"):
+        render({**workers, "worker": {**workers["worker"], "terminationGracePeriodSeconds": 10}})

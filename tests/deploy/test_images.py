@@ -198,3 +198,15 @@ def test_no_image_carries_the_tiny_checkpoint_generator() -> None:
     for dockerfile_path in (API, TRITON):
         copied = [src for cmd in commands(dockerfile_path) if cmd.cmd in ("COPY", "ADD") for src in cmd.value[:-1]]
         assert not any("tiny" in src for src in copied), copied
+
+
+@pytest.mark.parametrize("path", [API, TRITON], ids=lambda p: p.name)
+def test_images_limit_malloc_arenas(path: Path) -> None:
+    """Two malloc arenas: with one per thread the processes' memory crept up under the soak."""
+    env = {}
+    for cmd in commands(path):
+        if cmd.cmd == "ENV":
+            env |= dict(zip(cmd.value[::2], cmd.value[1::2], strict=True))
+    assert env.get("MALLOC_ARENA_MAX") == "2"
+    local = (ROOT / "scripts" / "run_triton.sh").read_text()
+    assert 'MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"' in local  # the same for the local Triton

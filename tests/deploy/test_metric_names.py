@@ -1,7 +1,7 @@
-"""Every metric name the dashboard and the alert rules query exists: in the API's metrics module
-(api/metrics/) or in Triton's metric families (tests/deploy/triton_metrics.txt, captured from the
-real Triton 2.51, GPU names from its documentation), which include the generation loop's own
-(tts_engine/serving/metrics.py)."""
+"""Every metric name the dashboard and the alert rules query exists: in the API's metrics modules
+(api/metrics/, the healer's api/healing/metrics.py) or in Triton's metric families
+(tests/deploy/triton_metrics.txt, captured from the real Triton 2.51, GPU names from its
+documentation), which include the generation loop's own (tts_engine/serving/metrics.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from unittest import mock
 import yaml
 
 from api import metrics
+from api.healing import metrics as healing_metrics
 from tests.deploy.chart import ROOT, render
 from tts_engine.serving.metrics import EngineMetrics
 
@@ -52,7 +53,7 @@ def engine_names() -> set[str]:
 
 
 def api_names() -> set[str]:
-    return set(metrics.METRIC_NAMES)
+    return set(metrics.METRIC_NAMES) | set(healing_metrics.METRIC_NAMES)
 
 
 def family(name: str, known: set[str]) -> str:

@@ -205,6 +205,88 @@ def test_alerts_fire_on_synthetic_series(tmp_path: Path) -> None:
     assert "SUCCESS" in out
 
 
+MODEL_ALERT_TESTS = textwrap.dedent(
+    """
+    rule_files:
+      - rules.yml
+    evaluation_interval: 1m
+    tests:
+      - interval: 1m
+        input_series:
+          # custom_voice_1_7b dies once at minute 5 (both replicas see it) and is reloaded within a minute;
+          # voice_clone_1_7b dies at minutes 5, 10 and 15 and then stays down (its reloads back off).
+          - series: 'qwen_tts_model_deaths_total{job="api",instance="api-1",model="custom_voice_1_7b"}'
+            values: '0x4 1x55'
+          - series: 'qwen_tts_model_deaths_total{job="api",instance="api-2",model="custom_voice_1_7b"}'
+            values: '0x4 1x55'
+          - series: 'qwen_tts_model_up{job="api",instance="api-1",model="custom_voice_1_7b"}'
+            values: '1x4 0 1x54'
+          - series: 'qwen_tts_model_deaths_total{job="api",instance="api-1",model="voice_clone_1_7b"}'
+            values: '0x4 1x4 2x4 3x45'
+          - series: 'qwen_tts_model_up{job="api",instance="api-1",model="voice_clone_1_7b"}'
+            values: '1x4 0x55'
+          - series: 'up{job="triton"}'
+            values: '1x60'
+        alert_rule_test:
+          - eval_time: 4m
+            alertname: QwenTTSModelDied
+            exp_alerts: []
+          - eval_time: 7m
+            alertname: QwenTTSModelDied
+            exp_alerts:
+              - exp_labels: {severity: warning, model: custom_voice_1_7b}
+                exp_annotations:
+                  summary: The backend of custom_voice_1_7b died and was reloaded
+                  description: >-
+                    The Triton Python backend of custom_voice_1_7b died in the last 15 minutes (OOM
+                    killer, CUDA fault); the API reported it down and reloaded it. Look at the Triton
+                    pod's memory and logs.
+              - exp_labels: {severity: warning, model: voice_clone_1_7b}
+                exp_annotations:
+                  summary: The backend of voice_clone_1_7b died and was reloaded
+                  description: >-
+                    The Triton Python backend of voice_clone_1_7b died in the last 15 minutes (OOM
+                    killer, CUDA fault); the API reported it down and reloaded it. Look at the Triton
+                    pod's memory and logs.
+          - eval_time: 12m
+            alertname: QwenTTSModelCrashLooping
+            exp_alerts: []
+          - eval_time: 16m
+            alertname: QwenTTSModelCrashLooping
+            exp_alerts:
+              - exp_labels: {severity: critical, model: voice_clone_1_7b}
+                exp_annotations:
+                  summary: The backend of voice_clone_1_7b keeps dying
+                  description: >-
+                    3 deaths of voice_clone_1_7b in 30 minutes (threshold 3): reloads now back off and
+                    its requests get 503 meanwhile. Give the Triton pod more memory or fewer resident
+                    models.
+          - eval_time: 8m
+            alertname: QwenTTSModelDown
+            exp_alerts: []
+          - eval_time: 11m
+            alertname: QwenTTSModelDown
+            exp_alerts:
+              - exp_labels: {severity: critical, model: voice_clone_1_7b}
+                exp_annotations:
+                  summary: voice_clone_1_7b has been down for 5 minutes
+                  description: >-
+                    The API reports voice_clone_1_7b down (its backend dead, its reload failing or
+                    backing off) for 5 minutes: its requests get 503.
+          - eval_time: 40m
+            alertname: QwenTTSModelDied
+            exp_alerts: []
+    """
+)
+
+
+def test_model_death_alerts_fire_on_synthetic_series(tmp_path: Path) -> None:
+    write_rules(tmp_path / "rules.yml", yaml.safe_load(COMPOSE_RULES.read_text())["groups"])
+    (tmp_path / "test.yml").write_text(MODEL_ALERT_TESTS)
+    out = run_promtool("test", "rules", "test.yml", cwd=tmp_path)
+    assert "SUCCESS" in out
+
+
 def test_job_backlog_alert_fires_when_enabled(tmp_path: Path) -> None:
     groups = chart_groups({"prometheusRule": {"jobAlerts": True, "apiJob": "api", "tritonJob": "triton"}})
     write_rules(tmp_path / "rules.yml", groups)

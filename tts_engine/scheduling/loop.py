@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 Outcome = np.ndarray | ClonePrompt | Exception
 
 
+class LoopStoppedError(RuntimeError):
+    """The loop thread is gone: the model cannot serve (answered as an `unhealthy` error)."""
+
+
 class Sink:
     """Where one request's results go. `emit(outcome, final)`: audio chunks with final=False (only
     when streaming), then exactly one call with final=True (the rest of the audio, a prompt, or the
@@ -131,7 +135,14 @@ class GenerationLoop:
         if self._stopping:
             submission.sink.finish(RuntimeError("the model is shutting down"))
             return
+        if not self.alive():  # nobody would ever answer it
+            submission.sink.finish(LoopStoppedError("the generation loop has stopped"))
+            return
         self._inbox.put(submission)
+
+    def alive(self) -> bool:
+        """Whether the loop thread runs (it only ends on close(), or if something escaped its guards)."""
+        return self._thread.is_alive()
 
     def close(self, timeout: float = 30.0) -> None:
         self._stopping = True

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tts_contract.errors import ErrorKind, encode_error
+from tts_contract.models import SAMPLE_RATE
+from tts_contract.wire import output
 from tts_engine.clone.prompt import ClonePrompt, prompt_outputs
 from tts_engine.errors import RequestError
 from tts_engine.requests import audio_outputs
-from tts_engine.scheduling.loop import Outcome
+from tts_engine.scheduling.loop import LoopStoppedError, Outcome
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,20 @@ def reply(outcome: Outcome, *, final: bool, num_code_groups: int) -> Reply:
         message = str(outcome) or type(outcome).__name__
         invalid = isinstance(outcome, RequestError)
         kind = ErrorKind.INVALID_ARGUMENT if invalid else ErrorKind.INTERNAL
+        if isinstance(outcome, LoopStoppedError):
+            kind = ErrorKind.UNHEALTHY
         return Reply(final=final, error=encode_error(kind, message), invalid=invalid)
     if isinstance(outcome, ClonePrompt):
         return Reply(final=final, outputs=prompt_outputs(outcome, num_code_groups))
     return Reply(final=final, outputs=audio_outputs(outcome))
+
+
+def probe_reply(*, loop_alive: bool) -> Reply:
+    """The answer to a health probe: SAMPLE_RATE when the model can serve, else an `unhealthy`
+    error (its generation loop has stopped: every request would wait for ever)."""
+    if loop_alive:
+        return Reply(final=True, outputs={"SAMPLE_RATE": output("SAMPLE_RATE", SAMPLE_RATE)})
+    return Reply(final=True, error=encode_error(ErrorKind.UNHEALTHY, "the generation loop has stopped"))
 
 
 def owned(array: np.ndarray | None) -> np.ndarray | None:

@@ -20,12 +20,12 @@ import triton_python_backend_utils as pb_utils
 from tts_contract.tensors import INPUTS
 from tts_engine.config import parse_engine_config, rows_for_device
 from tts_engine.loader import cuda_memory, describe, load_model
-from tts_engine.requests import wants_stream
+from tts_engine.requests import is_probe, wants_stream
 from tts_engine.scheduling.engine import Engine
 from tts_engine.scheduling.loop import GenerationLoop, Outcome, Sink, Submission
 from tts_engine.scheduling.runners import build_runner, pool_rows
 from tts_engine.serving.metrics import EngineMetrics
-from tts_engine.serving.replies import Reply, owned, reply
+from tts_engine.serving.replies import Reply, owned, probe_reply, reply
 
 log = logging.getLogger("tts_engine")
 
@@ -82,6 +82,10 @@ class TritonPythonModel:
     def execute(self, requests: list[Any]) -> None:
         for request in requests:
             inputs = _inputs(request)
+            if is_probe(inputs):  # answered here: proves this process and its loop are alive
+                answer = _response(probe_reply(loop_alive=self.loop.alive()))
+                request.get_response_sender().send(answer, flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+                continue
             parsed = self.engine.parse(inputs)
             sink = Sink(_emitter(request, self.groups), stream=wants_stream(inputs))
             if isinstance(parsed, Exception):

@@ -90,7 +90,8 @@ def worker_process(triton_url: str, log_dir: Path, url: str, name: str, **settin
     """`python -m api.jobs.worker`: a dedicated worker replica."""
     env = {**os.environ, "QWEN_TTS_TRITON_URL": triton_url, "QWEN_TTS_DATABASE_URL": url}
     # the local audio host is on loopback: trusted here, as run_api does for the API processes
-    settings = {"fetch_allowed_hosts": '["127.0.0.1"]', **settings}
+    # ... and without the healer, whose probes would count in Triton's statistics (as run_api does)
+    settings = {"fetch_allowed_hosts": '["127.0.0.1"]', "model_healing_enabled": "false", **settings}
     env |= {f"QWEN_TTS_{key.upper()}": value for key, value in {**JOB_SETTINGS, **settings}.items()}
     with (log_dir / f"{name}.log").open("wb") as log:
         process = subprocess.Popen(

@@ -22,6 +22,13 @@ from tests.databases import require_postgres
 from tests.unit.api.fakes import FakeTriton
 
 
+@pytest.fixture(autouse=True)
+def _no_healer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps built here have no Triton: their healer would probe whatever listens on the default port
+    (another developer's server). Tests of the healer drive it directly."""
+    monkeypatch.setenv("QWEN_TTS_MODEL_HEALING_ENABLED", "false")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from api.inference.model_health import ModelHealth
 from api.inference.tensors import ClonePrompt, SynthesisCall
 
 GROUPS, DIM = 4, 8
@@ -27,6 +28,7 @@ class FakeTriton:
         self.weights = {"voice_clone_1_7b": "/w/1.7B-Base", "voice_clone_0_6b": "/w/0.6B-Base"}
         self.prompt_calls: list[dict[str, Any]] = []
         self.synth_calls: list[tuple[str, SynthesisCall]] = []
+        self.models = ModelHealth()
 
     async def ensure_loaded(self, model: str, **_: Any) -> None:
         return None

@@ -36,6 +36,7 @@ EVERY_FIELD = {
     "max_new_tokens": 300,
     "seed": 2**63 - 1,
     "stream": True,
+    "probe": False,
 }
 
 

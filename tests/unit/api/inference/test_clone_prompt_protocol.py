@@ -11,6 +11,7 @@ from tritonclient.utils import InferenceServerException
 
 from api.errors import BackendError, UnavailableError
 from api.inference.client import TritonGateway
+from api.inference.model_health import ModelHealth
 from api.inference.tensors import ClonePrompt, SynthesisCall, build_inputs, prompt_call, read_clone_prompt
 
 
@@ -98,6 +99,7 @@ def gateway(answer: _Result | Exception) -> tuple[TritonGateway, _FakeClient]:
     triton = TritonGateway.__new__(TritonGateway)
     fake = _FakeClient(answer)
     triton._client, triton._timeout, triton._short = fake, 5.0, 1.0  # type: ignore[assignment]
+    triton.models = ModelHealth()
     return triton, fake
 
 

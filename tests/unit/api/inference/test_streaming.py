@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from api.errors import ApiError, BackendError, UnavailableError, ValidationFailed
+from api.errors import ApiError, BackendError, ModelDownError, UnavailableError, ValidationFailed
 from api.inference.client import TritonGateway, stream_error
+from api.inference.model_health import ModelHealth
 from api.inference.tensors import SynthesisCall
 from tts_contract.errors import ErrorKind, encode_error
 
@@ -85,6 +86,7 @@ def synthesize(script: list[Any]) -> tuple[tuple[np.ndarray, int] | ApiError, _C
     triton = TritonGateway.__new__(TritonGateway)
     client = _Client(script)
     triton._client, triton._timeout, triton._short = client, 7.0, 1.0  # type: ignore[assignment]
+    triton.models = ModelHealth()
     try:
         return asyncio.run(triton.synthesize("custom_voice_1_7b", SynthesisCall(text="hi", language="English"))), client
     except ApiError as exc:
@@ -117,6 +119,9 @@ def test_chunks_are_joined_up_to_the_final_response_within_the_deadline():
         (InferenceServerException(msg=encode_error(ErrorKind.INTERNAL, "CUDA error: /secret/path")), BackendError),
         (InferenceServerException(msg="Request for unknown model: 'm' is not found"), UnavailableError),
         (InferenceServerException(msg="generation failed: RuntimeError"), BackendError),
+        # a dead backend is 503 naming the model, never 502
+        (InferenceServerException(msg="Stub process 'custom_voice_1_7b_0_0' is not healthy."), ModelDownError),
+        (InferenceServerException(msg=encode_error(ErrorKind.UNHEALTHY, "loop stopped")), ModelDownError),
     ],
 )
 def test_an_error_inside_the_stream_maps_like_a_unary_one(error, expected):
@@ -125,6 +130,8 @@ def test_an_error_inside_the_stream_maps_like_a_unary_one(error, expected):
     assert client.stream is not None and client.stream.cancelled
     if expected is ValidationFailed:
         assert answer.message == "SPEAKER 'x' is not supported"
+    if expected is ModelDownError:
+        assert answer.status_code == 503 and "custom_voice_1_7b" in answer.message and answer.headers["Retry-After"]
 
 
 def test_a_broken_stream_is_unavailable_and_an_unfinished_one_a_backend_error():
@@ -156,6 +163,7 @@ class _FailingLoader:
 def test_a_failed_on_demand_load_is_503_without_tritons_internals() -> None:
     gateway = TritonGateway.__new__(TritonGateway)
     gateway._client, gateway._short, gateway._load_locks = _FailingLoader(), 1.0, {}  # type: ignore[assignment]
+    gateway.models = ModelHealth()
     with pytest.raises(UnavailableError) as caught:
         asyncio.run(gateway.ensure_loaded("voice_clone_1_7b", on_demand=True, load_timeout=5))
     message = caught.value.message

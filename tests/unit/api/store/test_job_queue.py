@@ -140,6 +140,19 @@ def test_retry_later_waits_for_its_time_and_counts_the_attempt(database: Databas
     assert again is not None and again.id == first.id and again.attempts == 2 and again.not_before is None
 
 
+def test_a_retry_after_its_model_died_does_not_count_the_attempt(database: Database):
+    job = submit(database)
+    now = time.time()
+    assert claim(database, "w1", now=now) is not None
+    with database.session() as session:
+        assert job_queue.retry_later(
+            session, job.id, worker_id="w1", not_before=now + 3, reason="model down", count_attempt=False, now=now
+        )
+    assert state(database, job.id).attempts == 0
+    again = claim(database, "w2", now=now + 3)
+    assert again is not None and again.id == job.id and again.attempts == 1
+
+
 def test_idempotency_key_returns_the_same_job(database: Database):
     job = submit(database, key="order-1")
     with database.session() as session:

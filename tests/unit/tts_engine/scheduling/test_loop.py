@@ -4,9 +4,18 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from tts_engine.requests import SynthesisRequest
-from tts_engine.scheduling.loop import GenerationLoop, LoopRunner, LoopStats, Outcome, Sink, Submission
+from tts_engine.scheduling.loop import (
+    GenerationLoop,
+    LoopRunner,
+    LoopStats,
+    LoopStoppedError,
+    Outcome,
+    Sink,
+    Submission,
+)
 
 
 class CountdownRunner(LoopRunner):
@@ -104,3 +113,23 @@ def test_a_request_cancelled_while_waiting_is_never_started() -> None:
     loop.close()
     assert isinstance(finals["waiting"], RuntimeError) and "cancelled" in str(finals["waiting"])
     assert isinstance(finals["long"], np.ndarray)  # "boom" would have failed admission had it started
+
+
+class DyingRunner(CountdownRunner):
+    """A runner whose step raises what the loop's guards do not catch (the thread ends)."""
+
+    def step(self) -> None:
+        raise SystemExit("the loop thread dies")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dead_loop_reports_it_and_answers_new_requests_at_once() -> None:
+    loop = GenerationLoop(DyingRunner(rows=2))
+    assert loop.alive()
+    first: list[Outcome] = []
+    loop.submit(Submission(SynthesisRequest(text="abc", language="Auto"), Sink(lambda o, f: first.append(o))))
+    loop._thread.join(5)
+    assert not loop.alive()
+    answered: list[Outcome] = []
+    loop.submit(Submission(SynthesisRequest(text="abc", language="Auto"), Sink(lambda o, f: answered.append(o))))
+    assert len(answered) == 1 and isinstance(answered[0], LoopStoppedError)

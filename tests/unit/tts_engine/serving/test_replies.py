@@ -5,7 +5,9 @@ import numpy as np
 from tts_contract.errors import ErrorKind, decode_error
 from tts_engine.clone.prompt import ClonePrompt
 from tts_engine.errors import RequestError
-from tts_engine.serving.replies import owned, reply
+from tts_engine.requests import is_probe
+from tts_engine.scheduling.loop import LoopStoppedError
+from tts_engine.serving.replies import owned, probe_reply, reply
 
 
 def test_audio_chunk_and_final_carry_audio_and_rate_with_a_batch_dimension():
@@ -45,3 +47,19 @@ def test_inputs_are_copied_off_the_request():
     source[:] = 0
     assert copy is not None and copy.tolist() == [0, 1, 2, 3]
     assert owned(None) is None
+
+
+def test_a_probe_is_answered_with_the_sample_rate_or_unhealthy():
+    alive = probe_reply(loop_alive=True)
+    assert alive.final and alive.error is None and alive.outputs["SAMPLE_RATE"].tolist() == [[24000]]
+    dead = probe_reply(loop_alive=False)
+    decoded = decode_error(dead.error or "")
+    assert dead.final and decoded is not None and decoded.kind is ErrorKind.UNHEALTHY
+    stopped = decode_error(reply(LoopStoppedError("gone"), final=True, num_code_groups=0).error or "")
+    assert stopped is not None and stopped.kind is ErrorKind.UNHEALTHY
+
+
+def test_probe_flag_is_read_from_the_tensors():
+    assert is_probe({"PROBE": np.array([[True]])})
+    assert not is_probe({"PROBE": np.array([[False]])}) and not is_probe({"TEXT": np.array([[b"x"]], object)})
+    assert not is_probe({"PROBE": np.array([[True, True]])})  # malformed: not a probe, the parser refuses it

@@ -1,0 +1,1 @@
+"""The healer: finds a model whose backend died and reloads it (see healer.py)."""
