@@ -57,7 +57,8 @@ class Job(SQLModel, table=True):
         Index("ix_jobs_status_finished", "status", "finished_at"),  # purge
         Index("ix_jobs_owner_status_seq", "owner", "status", "seq"),  # one key's lists and pending count
         Index("ix_jobs_status_batch_seq", "status", "batch_id", "seq"),  # single FIFO, batch lane, pending items
-        Index("ix_jobs_batch_status", "batch_id", "status"),  # a batch's counts and items
+        # a batch's counts (from the index alone: migration 0006) and items
+        Index("ix_jobs_batch_status", "batch_id", "status", "audio_seconds"),
     )
 
     seq: int | None = Field(default=None, sa_column=Column(SEQ_TYPE, primary_key=True, autoincrement=True))
