@@ -5,7 +5,9 @@ Starts Triton (CustomVoice 1.7B layout, tiny random checkpoints) and the API (SQ
 synchronous endpoint POST /tts/custom, as a client loop would; (b) as one batch (POST /batches, its
 items run concurrently by the batch lane), from submission to the last item finished. Reports items
 per second and audio seconds per second of each, their ratio (goal: the batch >= 8x), and the time a
-single job submitted mid-batch waited to start. Prints a table and PASS/MISS (never asserted).
+single job submitted mid-batch waited to start, and the CPU each phase took per item by process (the
+model's Triton stub, tritonserver, the API, this client: benchmarks/proc_cpu.py). Prints a table and
+PASS/MISS (never asserted).
 
     python -m benchmarks.batch [--items 500] [--max-new-tokens 16] [--real-codebook] [--json PATH]
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks import proc_cpu
 from benchmarks.bench import ensure_checkpoints
 from devtools.servers import ROOT, TINY_DIR, run_api, run_triton
 
@@ -90,16 +94,25 @@ def main() -> None:
         httpx.Client(base_url=f"{api.url}/api/v1", timeout=600) as client,
     ):
         client.post("/tts/custom", json=request(0, args.max_new_tokens)).raise_for_status()  # warm-up
-        baseline = one_by_one(client, args.items, args.max_new_tokens)
-        batch = as_batch(client, args.items, args.max_new_tokens)
+        groups = [triton.process.pid, api.process.pid]  # each server leads a process group
+        cpu: dict[str, dict[str, float]] = {}
+        runs: dict[str, dict[str, float]] = {}
+        for name, phase in (("one_by_one", one_by_one), ("batch", as_batch)):
+            before = proc_cpu.snapshot(groups, client=True)
+            runs[name] = phase(client, args.items, args.max_new_tokens)
+            after = proc_cpu.snapshot(groups, client=True)
+            cpu[name] = proc_cpu.per_item_ms(before, after, args.items)
     report: dict[str, Any] = {"items": args.items, "max_new_tokens": args.max_new_tokens,
-                              "checkpoints": "real codebook" if args.real_codebook else "tiny"}  # fmt: skip
-    for name, run in (("one_by_one", baseline), ("batch", batch)):
+                              "checkpoints": "real codebook" if args.real_codebook else "tiny",
+                              "load_average": round(os.getloadavg()[0], 2)}  # fmt: skip
+    for name, run in runs.items():
         report[name] = {
             **{key: round(value, 3) for key, value in run.items()},
             "items_per_second": round(args.items / run["seconds"], 2),
             "audio_seconds_per_second": round(run["audio_seconds"] / run["seconds"], 2),
+            "cpu_ms_per_item": cpu[name],
         }
+    baseline, batch = runs["one_by_one"], runs["batch"]
     ratio = baseline["seconds"] / batch["seconds"]
     report["speedup_items_per_second"] = round(ratio, 2)
     report["goal"] = {"target": f">= {GOAL}x", "verdict": "PASS" if ratio >= GOAL else "MISS"}
@@ -109,6 +122,9 @@ def main() -> None:
         print(f"{name:12} {run['items_per_second']:>9} {run['audio_seconds_per_second']:>10} {run['seconds']:>8}")
     print(f"batch vs one by one: {ratio:.2f}x (goal >= {GOAL}x): {report['goal']['verdict']}")
     print(f"single job submitted mid-batch started after {batch['single_job_start_wait']:.3f} s")
+    for name in ("one_by_one", "batch"):
+        print(f"CPU ms per item, {name}: {report[name]['cpu_ms_per_item']}")
+    print(f"load average (1 min) at the end: {report['load_average']}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 

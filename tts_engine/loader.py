@@ -65,7 +65,11 @@ def load_model(config: EngineConfig) -> Any:
     kwargs: dict[str, Any] = {"device_map": device, "dtype": dtype}
     if config.attn_implementation:
         kwargs["attn_implementation"] = config.attn_implementation
-    return Qwen3TTSModel.from_pretrained(config.weights, **kwargs)
+    model = Qwen3TTSModel.from_pretrained(config.weights, **kwargs)
+    from tts_engine.codec.masks import install
+
+    install(model.model.speech_tokenizer)  # the codec's masks once per length, not per call
+    return model
 
 
 def describe(config: EngineConfig) -> dict[str, Any]:

@@ -24,8 +24,7 @@ written by api/jobs/outcome.py.
 Metrics (api/metrics/): the queue (api/store/job_queue.py) records waits, retries and abandoned
 jobs at claim time; this loop records each attempt's duration by outcome, and every
 `job_metrics_interval_seconds` reads the database's job counts, pending batch items and voice store
-size into the gauges
-(the database's numbers, the same from every worker: aggregate with max).
+size into the gauges (the database's numbers, the same from every worker: aggregate with max).
 """
 
 from __future__ import annotations
@@ -120,19 +119,18 @@ class JobWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.job_poll_interval_seconds)
 
-    def _lanes(self) -> list[tuple[str, int, Callable[..., Job | None], dict[str, Any]]]:
-        """(lane, slots, claim, extra arguments): single jobs first, in FIFO order; then batch items."""
-        settings = self.settings
-        batch_cap = {"max_running": settings.batch_max_running_items}
+    def _lanes(self) -> list[tuple[str, int, Callable[..., list[Job]], dict[str, Any]]]:
+        """(lane, slots, claim, extra arguments): single jobs first, FIFO; then batch items."""
+        batch_cap = {"max_running": self.settings.batch_max_running_items}
         return [
-            ("single", settings.job_concurrency, job_queue.claim, {}),
-            ("batch", settings.batch_concurrency, batch_queue.claim_item, batch_cap),
+            ("single", self.settings.job_concurrency, _claim_single, {}),
+            ("batch", self.settings.batch_concurrency, batch_queue.claim_items, batch_cap),
         ]
 
     async def _fill(self) -> None:
-        """Claim into the slots free at this moment, the lanes taking turns (one claim each per round).
-        Slots freed meanwhile wait for the next call (at once: a finished job wakes the loop), so the
-        batch lane never claims for long while a single job waits: at most its free slots' claims."""
+        """Claim into the slots free at this moment, the lanes taking turns: a single job, then every
+        free batch slot in one claim. Slots freed meanwhile wait for the next call (at once: a finished
+        job wakes the loop), so a single job waits for at most one claim of the batch lane."""
         settings = self.settings
         budget = {name: slots - sum(1 for held in self._lane_of.values() if held == name)
                   for name, slots, _, _ in self._lanes()}  # fmt: skip
@@ -140,15 +138,17 @@ class JobWorker:
             for name, _, claim, extra in self._lanes():
                 if budget[name] <= 0:
                     continue
-                job = await self.database.in_session(
+                limit = budget[name] if name == "batch" else 1  # single jobs: one a round
+                jobs = await self.database.in_session(
                     claim,
                     worker_id=self.worker_id,
                     lease_seconds=settings.job_lease_seconds,
                     max_attempts=settings.job_max_attempts,
+                    limit=limit,
                     **extra,
                 )
-                budget[name] = 0 if job is None else budget[name] - 1
-                if job is not None:
+                budget[name] = budget[name] - limit if len(jobs) == limit else 0  # fewer: no more now
+                for job in jobs:
                     self._start(job, name)
 
     def _start(self, job: Job, lane: str) -> None:
@@ -248,6 +248,11 @@ class JobWorker:
             for job_id in set(ids) - held:
                 if (work := self._running.get(job_id)) is not None:
                     work.cancel()
+
+
+def _claim_single(session: Any, *, limit: int, **claim: Any) -> list[Job]:
+    job = job_queue.claim(session, **claim)  # `limit` is 1: the FIFO's next single job
+    return [] if job is None else [job]
 
 
 def drain_on_signals(callback: Any) -> None:

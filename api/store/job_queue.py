@@ -90,41 +90,46 @@ def claim(
     session: Session, *, worker_id: str, lease_seconds: float, max_attempts: int, now: float | None = None
 ) -> Job | None:
     """Take the next single job (FIFO) under a lease; None when the queue is empty or another worker won."""
-    return claim_next(session, _candidate, worker_id=worker_id, lease_seconds=lease_seconds, max_attempts=max_attempts,
-                      now=now)  # fmt: skip
+    jobs = claim_up_to(session, _candidate, 1, worker_id=worker_id, lease_seconds=lease_seconds,
+                       max_attempts=max_attempts, now=now)  # fmt: skip
+    return jobs[0] if jobs else None
 
 
-def claim_next(
+def claim_up_to(
     session: Session,
     pick: Callable[[Session, float], Job | None],
+    limit: int,
     *,
     worker_id: str,
     lease_seconds: float,
     max_attempts: int,
     now: float | None = None,
-) -> Job | None:
-    """Take the job `pick` chooses under a lease, in one transaction that first fails the jobs whose
-    attempts ran out; None when it chose none or another worker won it.
+) -> list[Job]:
+    """Take up to `limit` jobs under a lease, each the one `pick` chooses once the ones before are
+    taken, in one transaction that first fails the jobs whose attempts ran out; fewer (none) when it
+    chose none or another worker won it. One transaction for several: a claim's fixed cost (the
+    lock, the expired-attempts sweep, a picker's counts) is paid once.
 
     Metrics, once the transaction has committed: a claim of a pending job records its wait since
     submission, a re-claim after an expired lease or a retry delay counts as a retry, jobs failed
     here as abandoned record their last attempt's duration."""
     now = now_or(now)
+    claimed: list[tuple[Job, bool]] = []
     with session.begin():
         abandoned = fail_exhausted(session, max_attempts=max_attempts, now=now)
-        job = pick(session, now)
-        # an expired lease, or a job given back by retry_later (a shutdown's release uncounts its attempt)
-        retry = job is not None and (job.status == JobStatus.PROCESSING or job.attempts > 0)
-        won = 0 if job is None else take(session, job, worker_id=worker_id, lease_seconds=lease_seconds, now=now)
-        if job is not None and won == 1:
+        while len(claimed) < limit and (job := pick(session, now)) is not None:
+            # an expired lease, or a job given back by retry_later (a shutdown's release uncounts its attempt)
+            retry = job.status == JobStatus.PROCESSING or job.attempts > 0
+            if take(session, job, worker_id=worker_id, lease_seconds=lease_seconds, now=now) != 1:
+                break
             session.expire(job)
             session.refresh(job)
+            claimed.append((job, retry))
     for job_type, seconds in abandoned:
         metrics.observe_job_end(job_type, "failed", seconds)
-    if job is None or won != 1:
-        return None
-    metrics.observe_job_claim(job.job_type, waited_seconds=now - job.created_at, retry=retry)
-    return job
+    for job, retry in claimed:
+        metrics.observe_job_claim(job.job_type, waited_seconds=now - job.created_at, retry=retry)
+    return [job for job, _ in claimed]
 
 
 def take(session: Session, job: Job, *, worker_id: str, lease_seconds: float, now: float) -> int:

@@ -1,7 +1,7 @@
 """The `jobs` table: the durable FIFO queue of asynchronous jobs (see job_queue.py).
 
 Its schema is owned by the Alembic migrations `0002_jobs`, `0003_job_retry_after`, `0004_api_keys`,
-`0005_batches` and `0006_job_request_id`: a change here needs a new migration.
+`0005_batches`, `0006_job_request_id` and `0007_batch_counts_index`: a change here needs a new migration.
 
 - `seq` is the queue order: a database sequence (BIGSERIAL on PostgreSQL, the rowid on SQLite),
   never a timestamp, so two submissions in the same microsecond, or from replicas with skewed
@@ -60,7 +60,8 @@ class Job(SQLModel, table=True):
         Index("ix_jobs_status_finished", "status", "finished_at"),  # purge
         Index("ix_jobs_owner_status_seq", "owner", "status", "seq"),  # one key's lists and pending count
         Index("ix_jobs_status_batch_seq", "status", "batch_id", "seq"),  # single FIFO, batch lane, pending items
-        Index("ix_jobs_batch_status", "batch_id", "status"),  # a batch's counts and items
+        # a batch's counts (from the index alone: migration 0006) and items
+        Index("ix_jobs_batch_status", "batch_id", "status", "audio_seconds"),
     )
 
     seq: int | None = Field(default=None, sa_column=Column(SEQ_TYPE, primary_key=True, autoincrement=True))

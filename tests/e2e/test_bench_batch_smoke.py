@@ -23,5 +23,7 @@ def test_batch_bench_writes_a_complete_report(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     for run in ("one_by_one", "batch"):
         assert report[run]["items_per_second"] > 0 and report[run]["audio_seconds_per_second"] > 0
+        assert {"model", "api", "tritonserver", "client"} <= set(report[run]["cpu_ms_per_item"])
+        assert report[run]["cpu_ms_per_item"]["model"] > 0
     assert report["goal"]["verdict"] in ("PASS", "MISS") and report["speedup_items_per_second"] > 0
     assert "batch vs one by one" in done.stdout

@@ -4,6 +4,7 @@ again first, concurrent claimers never over the cap, counts, cancel, purge."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections import Counter
@@ -128,3 +129,59 @@ def test_an_unfinished_batch_is_never_purged(database: Database) -> None:
     with database.session() as session:
         assert batches.purge(session, older_than=time.time() + 10) == 0
         assert len(batches.items(session, batch_id)) == 2
+
+
+def claim_many(database: Database, limit: int, worker: str = "w1", max_running: int = 100,
+               now: float | None = None) -> list[Job]:  # fmt: skip
+    with database.session() as session:
+        return batch_queue.claim_items(session, worker_id=worker, lease_seconds=LEASE, max_attempts=3,
+                                       max_running=max_running, limit=limit, now=now)  # fmt: skip
+
+
+def test_one_claim_of_many_items_takes_what_claims_of_one_would_in_their_order(database: Database) -> None:
+    add_batch(database, "qk_aaaaaaaa", 30)
+    add_batch(database, "qk_aaaaaaaa", 3)  # the key's second batch
+    add_batch(database, "qk_bbbbbbbb", 4)
+    add_batch(database, None, 2)
+    one_by_one = [claim(database, max_running=12) for _ in range(13)]
+    assert one_by_one[-1] is None
+    taken = [job for job in one_by_one if job]
+    with database.session() as session:  # back to the queue, in their place, the attempt uncounted
+        assert all(job_queue.release(session, job.id, worker_id="w1") for job in taken)
+    many = claim_many(database, limit=20, max_running=12)
+    assert [(job.batch_id, job.item_index) for job in many] == [(job.batch_id, job.item_index) for job in taken]
+    assert all(job.status == JobStatus.PROCESSING and job.worker_id == "w1" and job.attempts == 1 for job in many)
+    assert claim_many(database, limit=5, max_running=12) == [], "the cap holds"
+
+
+def test_a_claim_of_many_takes_dead_workers_items_first_then_the_next_ones(database: Database) -> None:
+    add_batch(database, None, 5)
+    lost = claim_many(database, limit=2, worker="dead")
+    again = claim_many(database, limit=4, worker="w2", now=time.time() + LEASE + 1)
+    assert [job.id for job in again[:2]] == [job.id for job in lost]
+    assert [job.attempts for job in again] == [2, 2, 1, 1]
+    assert [job.item_index for job in again[2:]] == [2, 3]
+
+
+def test_concurrent_claims_of_many_run_every_item_once_under_the_cap(database: Database) -> None:
+    add_batch(database, "qk_aaaaaaaa", 30)
+    add_batch(database, "qk_bbbbbbbb", 30)
+    claimed: list[str] = []
+    held, most, lock = 0, 0, threading.Lock()
+
+    def work(worker: str) -> None:
+        nonlocal held, most
+        while jobs := claim_many(database, limit=3, worker=worker, max_running=7):
+            with lock:  # counted after the claim, uncounted before the completion: never above the truth
+                held += len(jobs)
+                most = max(most, held)
+                claimed.extend(job.id for job in jobs)
+            for job in jobs:
+                with lock:
+                    held -= 1
+                complete(database, job, worker)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, ["w1", "w2", "w3", "w4"]))
+    assert len(claimed) == 60 and len(set(claimed)) == 60
+    assert 3 <= most <= 7

@@ -3,7 +3,7 @@
 from typing import Any
 
 from tts_engine.scheduling.loop import LoopStats
-from tts_engine.serving.metrics import EngineMetrics
+from tts_engine.serving.metrics import PUBLISH_SECONDS, EngineMetrics
 
 
 class FakeMetric:
@@ -37,13 +37,30 @@ class FakePbUtils:
     MetricFamily = FakeFamily
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def values() -> dict[str, Any]:
+    return {name: entry[1].value for name, entry in FakeFamily.made.items()}
+
+
 def test_stats_accumulate_into_gauges_and_counters() -> None:
-    metrics = EngineMetrics(FakePbUtils(), model="custom_voice_1_7b", max_rows=32)
-    metrics.observe(LoopStats(active_rows=3, frames=3, waiting=2, step_seconds=0.05))
-    metrics.observe(LoopStats(active_rows=1, frames=3, waiting=0, step_seconds=0.04, graphs_captured=2))
-    metrics.observe(LoopStats(1, 0, 0, 0.0, graphs_captured=3, graph_fallbacks=2))
-    metrics.observe(LoopStats(1, 0, 0, 0.0, graphs_captured=3, graph_fallbacks=2))
-    made: dict[str, Any] = {name: entry[1].value for name, entry in FakeFamily.made.items()}
+    clock = Clock()
+    metrics = EngineMetrics(FakePbUtils(), model="custom_voice_1_7b", max_rows=32, clock=clock)
+    for stats in (
+        LoopStats(active_rows=3, frames=3, waiting=2, step_seconds=0.05),
+        LoopStats(active_rows=1, frames=3, waiting=0, step_seconds=0.04, graphs_captured=2),
+        LoopStats(1, 0, 0, 0.0, graphs_captured=3, graph_fallbacks=2),
+        LoopStats(1, 0, 0, 0.0, graphs_captured=3, graph_fallbacks=2),
+    ):
+        metrics.observe(stats)
+        clock.now += PUBLISH_SECONDS  # each step published
+    made = values()
     assert made["qwen_tts_engine_active_rows"] == 1
     assert made["qwen_tts_engine_waiting_requests"] == 0
     assert made["qwen_tts_engine_max_rows"] == 32
@@ -55,7 +72,31 @@ def test_stats_accumulate_into_gauges_and_counters() -> None:
     assert {entry[2]["model"] for entry in FakeFamily.made.values()} == {"custom_voice_1_7b"}
 
 
-def test_gpu_memory_is_read_at_load_and_after_each_step() -> None:
+def test_steps_are_published_at_most_every_interval_and_when_the_batch_empties() -> None:
+    clock = Clock()
+    metrics = EngineMetrics(FakePbUtils(), model="custom_voice_1_7b", max_rows=32, clock=clock)
+    metrics.observe(LoopStats(active_rows=2, frames=2, waiting=1, step_seconds=0.01))  # the first: at once
+    assert values()["qwen_tts_engine_steps_total"] == 1
+    for _ in range(5):  # within the interval: summed, not yet published
+        clock.now += PUBLISH_SECONDS / 10
+        metrics.observe(LoopStats(active_rows=4, frames=4, waiting=0, step_seconds=0.01))
+    made = values()
+    assert made["qwen_tts_engine_steps_total"] == 1 and made["qwen_tts_engine_frames_total"] == 2
+    assert made["qwen_tts_engine_active_rows"] == 2 and made["qwen_tts_engine_waiting_requests"] == 1
+    clock.now += PUBLISH_SECONDS / 10
+    metrics.observe(LoopStats(active_rows=0, frames=4, waiting=0, step_seconds=0.01))  # emptied: published
+    made = values()
+    assert made["qwen_tts_engine_steps_total"] == 7 and made["qwen_tts_engine_frames_total"] == 26
+    assert made["qwen_tts_engine_active_rows"] == 0 and made["qwen_tts_engine_waiting_requests"] == 0
+    assert abs(made["qwen_tts_engine_step_seconds_total"] - 0.07) < 1e-9
+    clock.now += PUBLISH_SECONDS / 10
+    metrics.observe(LoopStats(active_rows=1, frames=1, waiting=0, step_seconds=0.01))
+    clock.now += PUBLISH_SECONDS
+    metrics.observe(LoopStats(active_rows=1, frames=1, waiting=0, step_seconds=0.01))  # the interval passed
+    assert values()["qwen_tts_engine_steps_total"] == 9 and values()["qwen_tts_engine_frames_total"] == 28
+
+
+def test_gpu_memory_is_read_at_load_and_with_each_publication() -> None:
     held = iter([(1 << 30, 2 << 30), (3 << 30, 4 << 30)])
     metrics = EngineMetrics(FakePbUtils(), model="voice_clone_1_7b", max_rows=8, memory=lambda: next(held))
     made = FakeFamily.made
