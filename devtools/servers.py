@@ -178,11 +178,13 @@ class StoreApi:
 
 
 @contextmanager
-def audio_host(files: dict[str, bytes]) -> Iterator[str]:
-    """A local HTTP server standing in for the caller's audio host; `files` may change while it runs."""
+def audio_host(files: dict[str, bytes], delays: dict[str, float] | None = None) -> Iterator[str]:
+    """A local HTTP server standing in for the caller's audio host; `files` may change while it runs.
+    `delays`: seconds a path waits before it answers (work still running when a test acts)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            time.sleep((delays or {}).get(self.path, 0.0))
             body = files.get(self.path)
             self.send_response(200 if body else 404)
             self.send_header("Content-Length", str(len(body or b"")))

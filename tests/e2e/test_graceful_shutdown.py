@@ -4,21 +4,18 @@ queue (pending, attempt not counted), the process exits, and another API complet
 
 from __future__ import annotations
 
-import io
 import signal
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
-import soundfile as sf
 
-from devtools.servers import TritonServer, run_api
+from devtools.servers import TritonServer, audio_host, run_api
+from tests.e2e.jobs.conftest import reference_wav
 from tests.e2e.test_faults import until
 
 pytestmark = pytest.mark.e2e
@@ -27,33 +24,13 @@ DRAIN_SECONDS = 30  # uvicorn --timeout-graceful-shutdown: in-flight requests fi
 SETTINGS = {"job_poll_interval_seconds": "0.1", "job_shutdown_timeout_seconds": "1"}
 
 
-def _wav() -> bytes:
-    t = np.arange(32000) / 16000
-    buffer = io.BytesIO()
-    sf.write(buffer, (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), 16000, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def slow_audio() -> Iterator[str]:
     """/N.wav answers after N seconds: work that is still running when the signal comes."""
-    wav = _wav()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            time.sleep(float(self.path.strip("/").removesuffix(".wav")))
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(wav)))
-            self.end_headers()
-            self.wfile.write(wav)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    wav = reference_wav()
+    paths = [f"/{seconds}.wav" for seconds in (3, 8)]
+    with audio_host(dict.fromkeys(paths, wav), delays={path: float(path[1:-4]) for path in paths}) as url:
+        yield url
 
 
 def clone(audio: str, seconds: float) -> dict[str, Any]:

@@ -7,11 +7,8 @@ import io
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +17,7 @@ import soundfile as sf
 
 from devtools.databases import fresh_postgres
 from devtools.servers import ROOT, ApiServer, run_api
+from devtools.servers import audio_host as serve_audio
 from tests.databases import require_postgres
 
 # Fast polling keeps the tests short; everything else is the production default unless a test says.
@@ -35,25 +33,10 @@ def reference_wav(seconds: float = 2.0, rate: int = 16000) -> bytes:
 
 @pytest.fixture(scope="session")
 def audio_host() -> Iterator[str]:
-    """Serves /voice.wav at once and /slow.wav after SLOW_SECONDS (a job that stays running)."""
+    """Serves /voice.wav at once and /slow.wav after 4 s (a job that stays running)."""
     wav = reference_wav()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.startswith("/slow"):
-                time.sleep(4.0)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(wav)))
-            self.end_headers()
-            self.wfile.write(wav)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_audio({"/voice.wav": wav, "/slow.wav": wav}, delays={"/slow.wav": 4.0}) as url:
+        yield url
 
 
 @contextmanager
