@@ -12,6 +12,8 @@ Whole rows and streamed pieces share codec calls: every piece becomes a span of 
 are grouped by length bucket (`FRAME_BUCKETS`, so a call pads its rows to similar lengths, not to
 the longest of the lot) and each group is decoded in calls of up to `codec_batch_rows` rows. The
 decoder is causal, so a row's padding never changes its samples (the package trims each row).
+The codec worker picks its calls one at a time, shortest first (`next_call`), within a frame
+budget per call (`codec_call_frames`), so a short request never waits behind long rows' decodes.
 """
 
 from __future__ import annotations
@@ -83,6 +85,14 @@ def codec_batch_rows(device: Any) -> int:
     return 32 if torch.device(device).type == "cuda" else 8
 
 
+def codec_call_frames(device: Any) -> int:
+    """Frames one codec call decodes at most (rows x frame bucket; a longer span still gets a call
+    of its own). Bounds how long a short request's audio can wait for the call before it: on the
+    CPU 768 frames (8 streamed chunks with context, or one 400-frame row) take 50-80 ms; a GPU
+    decodes a full call of `codec_batch_rows` rows in a few milliseconds."""
+    return 32 * 512 if torch.device(device).type == "cuda" else 768
+
+
 def frame_bucket(frames: int) -> int:
     """The bucket of a span this long (spans longer than the last bucket share the last one)."""
     return FRAME_BUCKETS[min(bisect.bisect_left(FRAME_BUCKETS, frames), len(FRAME_BUCKETS) - 1)]
@@ -95,6 +105,23 @@ def calls(spans: Sequence[Span], rows: int) -> list[list[int]]:
     for index in order:
         groups.setdefault(frame_bucket(spans[index].codes.shape[0]), []).append(index)
     return [group[i : i + rows] for group in groups.values() for i in range(0, len(group), rows)]
+
+
+def next_call(spans: Sequence[Span | None], ready: Sequence[bool], rows: int, frames: int) -> list[int]:
+    """The worker's next codec call, as indices of `spans`: the shortest ready span, then the
+    shortest other ready spans of its length bucket while the call holds at most `rows` rows and
+    `frames` frames (rows x bucket; the first is always taken). A span that is not ready (an
+    earlier piece of its row is still pending) or owes nothing (None) is not taken. [] when none is."""
+    order = sorted((i for i, s in enumerate(spans) if s is not None and ready[i]), key=lambda i: _length(spans[i]))
+    if not order:
+        return []
+    bucket = frame_bucket(_length(spans[order[0]]))
+    most = max(1, min(rows, frames // bucket))
+    return [i for i in order if frame_bucket(_length(spans[i])) == bucket][:most]
+
+
+def _length(span: Span | None) -> int:
+    return span.codes.shape[0] if span is not None else 0
 
 
 def _audio(span: Span, wav: np.ndarray) -> np.ndarray:
@@ -112,13 +139,17 @@ def decode_pieces(tts: Any, pieces: Sequence[Piece], graphs: CodecGraphs | None 
     out: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(pieces)
     owed = [(i, s) for i, s in ((i, span(p)) for i, p in enumerate(pieces)) if s is not None]
     spans = [s for _, s in owed]
-    codec = tts.model.speech_tokenizer
     for call in calls(spans, codec_batch_rows(tts.model.device)):
-        codes = [spans[i].codes for i in call]
-        if graphs is not None and graphs.takes([c.shape[0] for c in codes]):
-            wavs: list[Any] = graphs.decode(codes)
-        else:
-            wavs, _ = codec.decode([{"audio_codes": c} for c in codes])
-        for index, wav in zip(call, wavs, strict=True):
-            out[owed[index][0]] = _audio(spans[index], np.asarray(wav, dtype=np.float32).reshape(-1))
+        for index, wav in zip(call, decode_spans(tts, [spans[i] for i in call], graphs), strict=True):
+            out[owed[index][0]] = wav
     return out
+
+
+def decode_spans(tts: Any, spans: Sequence[Span], graphs: CodecGraphs | None = None) -> list[np.ndarray]:
+    """One codec call: the audio each span owes (a call that fits a codec graph's bucket replays it)."""
+    codes = [span.codes for span in spans]
+    if graphs is not None and graphs.takes([c.shape[0] for c in codes]):
+        wavs: list[Any] = graphs.decode(codes)
+    else:
+        wavs, _ = tts.model.speech_tokenizer.decode([{"audio_codes": c} for c in codes])
+    return [_audio(span, np.asarray(wav, dtype=np.float32).reshape(-1)) for span, wav in zip(spans, wavs, strict=True)]

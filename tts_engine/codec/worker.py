@@ -5,9 +5,11 @@ on stepping the others at once; the codec runs meanwhile (torch releases the GIL
 decode no longer stalls every other row for its duration. On a GPU it also runs on a CUDA stream
 of its own, so its kernels overlap the loop's instead of queueing behind them; a job waits on an
 event recorded when it was submitted (the codes the loop wrote are ready), on the device only.
-One thread, first in first out: a row's chunks are always sent before its final response.
-Whatever is queued when it wakes is decoded together: finished rows and streamed chunks share
-codec calls (`stream.decode_pieces`).
+One thread. Between calls it takes whatever was queued and decodes the shortest pieces first
+(`stream.next_call`): finished rows and streamed chunks of one length bucket share a call, within
+a frame budget, so a short request's audio or a stream's first chunk never waits behind long rows'
+decodes (a long row waits at most for the short ones queued before its turn). A row's pieces
+still go out in order: a piece is taken only once the row's earlier ones are sent.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 import torch
 
 from tts_engine.codec.graphed import CodecGraphs
-from tts_engine.codec.stream import Piece, codec_batch_rows, decode_pieces
+from tts_engine.codec.stream import Piece, Span, codec_batch_rows, codec_call_frames, decode_spans, next_call, span
 from tts_engine.step.graphs import backend_for
 
 log = logging.getLogger(__name__)
@@ -57,8 +59,8 @@ class CodecWorker:
         device = torch.device(tts.model.device)
         self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
         backend = backend_for(graphs, device)
-        rows = codec_batch_rows(device)
-        self.graphs = CodecGraphs(tts.model.speech_tokenizer, backend, max_rows=rows) if backend else None
+        self._rows, self._frames = codec_batch_rows(device), codec_call_frames(device)
+        self.graphs = CodecGraphs(tts.model.speech_tokenizer, backend, max_rows=self._rows) if backend else None
         self.busy_seconds = 0.0
         """Seconds spent decoding (for the benchmarks: codec time per step)."""
         self.calls = 0
@@ -87,43 +89,88 @@ class CodecWorker:
             self._serve()
 
     def _serve(self) -> None:
+        pending: list[_Pending] = []
+        stopping = False
+        while not (stopping and not pending):
+            stopping = self._take(pending, block=not pending) or stopping
+            if pending:
+                self._decode_next(pending)
+
+    def _take(self, pending: list[_Pending], *, block: bool) -> bool:
+        """Move what was queued into `pending` (waiting for something if `block`); True once
+        `close` was called."""
+        items = [self._jobs.get()] if block else []
         while True:
-            batch = [self._jobs.get()]
-            while True:
-                try:
-                    batch.append(self._jobs.get_nowait())
-                except queue.Empty:
-                    break
-            stop = None in batch
-            jobs = [job for job in batch if job is not None]
             try:
-                self._decode(jobs)
-            finally:
-                for _ in batch:
-                    self._jobs.task_done()
-            if stop:
-                return
+                items.append(self._jobs.get_nowait())
+            except queue.Empty:
+                break
+        for item in items:
+            if item is None:
+                self._jobs.task_done()
+            else:
+                pending.append(self._pending(item))
+        return None in items
+
+    def _pending(self, job: DecodeJob) -> _Pending:
+        if job.ready is not None and self._stream is not None:
+            self._stream.wait_event(job.ready)
+        try:
+            return _Pending(job, span(job.piece))
+        except Exception as exc:  # malformed codes: this row fails, not the worker
+            return _Pending(job, None, exc)
 
     @torch.no_grad()
-    def _decode(self, jobs: list[DecodeJob]) -> None:
-        if not jobs:
+    def _decode_next(self, pending: list[_Pending]) -> None:
+        """Send what owes no audio, then decode and send the next call."""
+        self._send_ready(pending)
+        sinks: set[int] = set()
+        ready = []
+        for item in pending:
+            ready.append(id(item.job.sink) not in sinks)
+            sinks.add(id(item.job.sink))
+        chosen = [pending[i] for i in next_call([p.span for p in pending], ready, self._rows, self._frames)]
+        if not chosen:
             return
         started = time.perf_counter()
-        for job in jobs:
-            if job.ready is not None and self._stream is not None:
-                self._stream.wait_event(job.ready)
         try:
-            audio = decode_pieces(self._tts, [job.piece for job in jobs], self.graphs)
+            audio: list[Any] = decode_spans(self._tts, [p.span for p in chosen if p.span is not None], self.graphs)
         except Exception as exc:
-            log.exception("decoding %d pieces failed", len(jobs))
-            for job in jobs:
-                job.sink.finish(RuntimeError(f"audio decoding failed: {type(exc).__name__}"))
-            return
+            log.exception("decoding %d pieces failed", len(chosen))
+            audio = [RuntimeError(f"audio decoding failed: {type(exc).__name__}")] * len(chosen)
         finally:
             self.busy_seconds += time.perf_counter() - started
             self.calls += 1
-        for job, wav in zip(jobs, audio, strict=True):
-            if job.final:
-                job.sink.finish(wav)
+        for item, wav in zip(chosen, audio, strict=True):
+            self._send(pending, item, wav)
+            self._send_ready(pending)  # e.g. the row's final right after its last chunk
+
+    def _send_ready(self, pending: list[_Pending]) -> None:
+        """Send each row's first pending piece while it owes no audio (a final after its last chunk)."""
+        sinks: set[int] = set()
+        for item in list(pending):
+            first = id(item.job.sink) not in sinks
+            sinks.add(id(item.job.sink))
+            if first and item.span is None:
+                self._send(pending, item, item.error or _SILENCE)
+
+    def _send(self, pending: list[_Pending], item: _Pending, outcome: Any) -> None:
+        pending.remove(item)
+        try:
+            if isinstance(outcome, Exception) or item.job.final:
+                item.job.sink.finish(outcome)
             else:
-                job.sink.chunk(wav)
+                item.job.sink.chunk(outcome)
+        finally:
+            self._jobs.task_done()
+
+
+_SILENCE = np.zeros(0, dtype=np.float32)
+
+
+@dataclass(eq=False)
+class _Pending:
+    job: DecodeJob
+    span: Span | None
+    """What decoding it takes (None: it owes no audio)."""
+    error: Exception | None = None

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tts_engine.codec.graphed import CodecGraphs
-from tts_engine.codec.stream import FRAME_BUCKETS, Piece, Span, calls, decode_pieces, frame_bucket
+from tts_engine.codec.stream import FRAME_BUCKETS, Piece, Span, calls, decode_pieces, frame_bucket, next_call
 from tts_engine.codec.worker import CodecWorker, DecodeJob
 from tts_engine.step.graph_record import RecordingBackend
 
@@ -67,6 +67,22 @@ def test_spans_share_calls_by_length_bucket_and_row_limit() -> None:
     assert grouped == [[1, 3], [0, 6], [5, 2], [4]]
 
 
+def test_the_next_call_takes_the_shortest_ready_spans_of_one_bucket_within_the_budget() -> None:
+    def spans(*lengths: int) -> list[Span | None]:
+        return [Span(torch.zeros(n, 2, dtype=torch.long), 0, 0) if n else None for n in lengths]
+
+    queued = spans(400, 90, 0, 12, 85, 10, 81)
+    ready = [True, True, True, True, True, False, True]  # 5: an earlier piece of its row is pending
+    assert next_call(queued, ready, rows=8, frames=768) == [3]  # 10 is not ready; 0 owes nothing
+    queued[3] = None
+    assert next_call(queued, ready, rows=8, frames=768) == [6, 4, 1]  # the 96 bucket, shortest first
+    assert next_call(queued, ready, rows=2, frames=768) == [6, 4]
+    assert next_call(queued, ready, rows=8, frames=200) == [6, 4]  # 2 x 96 frames fit, 3 do not
+    assert next_call(spans(400, 410), [True, True], rows=8, frames=768) == [0]  # 512 each: one a call
+    assert next_call(spans(3000), [True], rows=8, frames=768) == [0]  # longer than the budget: alone
+    assert next_call(spans(12, 0), [False, True], rows=8, frames=768) == []
+
+
 def test_whole_rows_and_streamed_pieces_decode_together_as_they_would_alone(tts: Any) -> None:
     reference = torch.tensor(frames(tts, 6, 99))
     long_row = frames(tts, 40, 1)
@@ -115,8 +131,9 @@ def test_the_worker_decodes_what_is_queued_in_shared_calls_chunks_before_finals(
             tts.model.speech_tokenizer.decode = held
             worker.submit(DecodeJob(Sink(-1), (None, frames(tts, 3, 0), 0), final=True))
             assert entered.wait(30)  # the worker is busy: what follows queues up meanwhile
-            worker.submit(DecodeJob(Sink(0), (None, frames(tts, 8, 7), 4), final=False))
-            worker.submit(DecodeJob(Sink(0), (None, frames(tts, 8, 7), 8), final=True))
+            row = Sink(0)
+            worker.submit(DecodeJob(row, (None, frames(tts, 8, 7), 4), final=False))
+            worker.submit(DecodeJob(row, (None, frames(tts, 8, 7), 8), final=True))
             worker.submit(DecodeJob(Sink(1), (None, frames(tts, 10, 8), 0), final=True))
             gate.set()
             worker.flush()
@@ -125,6 +142,46 @@ def test_the_worker_decodes_what_is_queued_in_shared_calls_chunks_before_finals(
     assert sent == [(-1, "final", 3 * SAMPLES), (0, "chunk", 4 * SAMPLES), (0, "final", 0), (1, "final", 10 * SAMPLES)]
     assert counted.rows == [[3], [8, 10]], "the chunk and the finished row shared the second call"
     assert worker.calls == 2 and worker.busy_seconds > 0
+
+
+def test_the_worker_sends_short_requests_before_long_rows_queued_earlier_and_each_row_in_order(tts: Any) -> None:
+    sent: list[tuple[int, str]] = []
+
+    class Sink:
+        def __init__(self, index: int) -> None:
+            self.index = index
+
+        def chunk(self, audio: np.ndarray) -> None:
+            sent.append((self.index, "chunk"))
+
+        def finish(self, outcome: Any) -> None:
+            sent.append((self.index, "final"))
+
+    entered, gate = threading.Event(), threading.Event()
+    worker = CodecWorker(tts)
+    stream, streamed = Sink(2), frames(tts, 90, 2)
+    try:
+        with CountingCodec(tts) as counted:
+            counting = tts.model.speech_tokenizer.decode
+
+            def held(encoded: list[dict[str, torch.Tensor]]) -> Any:
+                entered.set()
+                gate.wait()
+                return counting(encoded)
+
+            tts.model.speech_tokenizer.decode = held
+            worker.submit(DecodeJob(Sink(-1), (None, frames(tts, 3, 0), 0), final=True))
+            assert entered.wait(30)
+            worker.submit(DecodeJob(Sink(1), (None, frames(tts, 200, 1), 0), final=True))  # a long row
+            worker.submit(DecodeJob(stream, (None, streamed[:80], 76), final=False))  # 72 + 4 frames
+            worker.submit(DecodeJob(stream, (None, streamed, 80), final=True))  # 72 + 10 frames
+            worker.submit(DecodeJob(Sink(3), (None, frames(tts, 10, 3), 0), final=True))  # a short row
+            gate.set()
+            worker.flush()
+    finally:
+        worker.close()
+    assert sent == [(-1, "final"), (3, "final"), (2, "chunk"), (2, "final"), (1, "final")]
+    assert counted.rows == [[3], [10], [76], [82], [200]], "a row's final waits for its chunk"
 
 
 def test_graphed_calls_decode_as_the_package_does_and_long_ones_take_its_path(tts: Any) -> None:
