@@ -104,19 +104,25 @@ def test_whole_rows_and_streamed_pieces_decode_together_as_they_would_alone(tts:
         np.testing.assert_allclose(got, want, atol=1e-4)
 
 
-def test_the_worker_decodes_what_is_queued_in_shared_calls_chunks_before_finals(tts: Any) -> None:
-    sent: list[tuple[int, str, int]] = []
+class Sent(list[tuple[int, str, int]]):
+    """What the worker sent: (row, "chunk" or "final", samples), in order."""
 
-    class Sink:
-        def __init__(self, index: int) -> None:
-            self.index = index
+    def sink(self, index: int) -> Any:
+        sent = self
 
-        def chunk(self, audio: np.ndarray) -> None:
-            sent.append((self.index, "chunk", audio.size))
+        class Sink:
+            def chunk(self, audio: np.ndarray) -> None:
+                sent.append((index, "chunk", audio.size))
 
-        def finish(self, outcome: Any) -> None:
-            sent.append((self.index, "final", outcome.size))
+            def finish(self, outcome: Any) -> None:
+                sent.append((index, "final", outcome.size))
 
+        return Sink()
+
+
+def queued_behind_a_call(tts: Any, jobs: list[DecodeJob], sent: Sent) -> tuple[CodecWorker, list[list[int]]]:
+    """The worker decodes a 3-frame row (row -1) while `jobs` queue up, then decodes them; it and
+    the rows of each codec call."""
     entered, gate = threading.Event(), threading.Event()
     worker = CodecWorker(tts)
     try:
@@ -129,59 +135,44 @@ def test_the_worker_decodes_what_is_queued_in_shared_calls_chunks_before_finals(
                 return counting(encoded)
 
             tts.model.speech_tokenizer.decode = held
-            worker.submit(DecodeJob(Sink(-1), (None, frames(tts, 3, 0), 0), final=True))
+            worker.submit(DecodeJob(sent.sink(-1), (None, frames(tts, 3, 0), 0), final=True))
             assert entered.wait(30)  # the worker is busy: what follows queues up meanwhile
-            row = Sink(0)
-            worker.submit(DecodeJob(row, (None, frames(tts, 8, 7), 4), final=False))
-            worker.submit(DecodeJob(row, (None, frames(tts, 8, 7), 8), final=True))
-            worker.submit(DecodeJob(Sink(1), (None, frames(tts, 10, 8), 0), final=True))
+            for job in jobs:
+                worker.submit(job)
             gate.set()
             worker.flush()
     finally:
         worker.close()
+    return worker, counted.rows
+
+
+def test_the_worker_decodes_what_is_queued_in_shared_calls_chunks_before_finals(tts: Any) -> None:
+    sent, row = Sent(), frames(tts, 8, 7)
+    stream = sent.sink(0)
+    jobs = [
+        DecodeJob(stream, (None, row, 4), final=False),
+        DecodeJob(stream, (None, row, 8), final=True),
+        DecodeJob(sent.sink(1), (None, frames(tts, 10, 8), 0), final=True),
+    ]
+    worker, calls = queued_behind_a_call(tts, jobs, sent)
     assert sent == [(-1, "final", 3 * SAMPLES), (0, "chunk", 4 * SAMPLES), (0, "final", 0), (1, "final", 10 * SAMPLES)]
-    assert counted.rows == [[3], [8, 10]], "the chunk and the finished row shared the second call"
+    assert calls == [[3], [8, 10]], "the chunk and the finished row shared the second call"
     assert worker.calls == 2 and worker.busy_seconds > 0
 
 
 def test_the_worker_sends_short_requests_before_long_rows_queued_earlier_and_each_row_in_order(tts: Any) -> None:
-    sent: list[tuple[int, str]] = []
-
-    class Sink:
-        def __init__(self, index: int) -> None:
-            self.index = index
-
-        def chunk(self, audio: np.ndarray) -> None:
-            sent.append((self.index, "chunk"))
-
-        def finish(self, outcome: Any) -> None:
-            sent.append((self.index, "final"))
-
-    entered, gate = threading.Event(), threading.Event()
-    worker = CodecWorker(tts)
-    stream, streamed = Sink(2), frames(tts, 90, 2)
-    try:
-        with CountingCodec(tts) as counted:
-            counting = tts.model.speech_tokenizer.decode
-
-            def held(encoded: list[dict[str, torch.Tensor]]) -> Any:
-                entered.set()
-                gate.wait()
-                return counting(encoded)
-
-            tts.model.speech_tokenizer.decode = held
-            worker.submit(DecodeJob(Sink(-1), (None, frames(tts, 3, 0), 0), final=True))
-            assert entered.wait(30)
-            worker.submit(DecodeJob(Sink(1), (None, frames(tts, 200, 1), 0), final=True))  # a long row
-            worker.submit(DecodeJob(stream, (None, streamed[:80], 76), final=False))  # 72 + 4 frames
-            worker.submit(DecodeJob(stream, (None, streamed, 80), final=True))  # 72 + 10 frames
-            worker.submit(DecodeJob(Sink(3), (None, frames(tts, 10, 3), 0), final=True))  # a short row
-            gate.set()
-            worker.flush()
-    finally:
-        worker.close()
-    assert sent == [(-1, "final"), (3, "final"), (2, "chunk"), (2, "final"), (1, "final")]
-    assert counted.rows == [[3], [10], [76], [82], [200]], "a row's final waits for its chunk"
+    sent, streamed = Sent(), frames(tts, 90, 2)
+    stream = sent.sink(2)
+    jobs = [
+        DecodeJob(sent.sink(1), (None, frames(tts, 200, 1), 0), final=True),  # a long row
+        DecodeJob(stream, (None, streamed[:80], 76), final=False),  # 72 frames of context + 4
+        DecodeJob(stream, (None, streamed, 80), final=True),  # 72 + 10
+        DecodeJob(sent.sink(3), (None, frames(tts, 10, 3), 0), final=True),  # a short row
+    ]
+    _, calls = queued_behind_a_call(tts, jobs, sent)
+    order = [(-1, "final"), (3, "final"), (2, "chunk"), (2, "final"), (1, "final")]
+    assert [(row, kind) for row, kind, _ in sent] == order
+    assert calls == [[3], [10], [76], [82], [200]], "a row's final waits for its chunk"
 
 
 def test_graphed_calls_decode_as_the_package_does_and_long_ones_take_its_path(tts: Any) -> None:
