@@ -23,7 +23,7 @@ import torch
 from tts_engine.step.counter_noise import log_uniform
 from tts_engine.step.sampling import RowSampling
 
-CANDIDATE_WIDTHS = (64, 256, 1024)
+CANDIDATE_WIDTHS = (32, 64, 128, 256, 512, 1024)
 """Static candidate widths: a plan takes the smallest that holds every sampled row's top-k."""
 
 
@@ -57,16 +57,19 @@ def plan_for(settings: Sequence[RowSampling], vocab: int, *, groups: int = 0) ->
 
 def candidates(scores: torch.Tensor, plan: SamplerPlan) -> tuple[torch.Tensor, torch.Tensor]:
     """Each row's `plan.width` best scores, best first, and their ids ([B, W] each): what `topk`
-    gives. With `plan.groups` = g, the ids are cut into groups of g and only the W groups with the
-    best maxima are sorted (W * g scores instead of V). That loses none of the best W: a group left
-    out has W groups above it, each holding a score at least its maximum (ties: the same values).
-    On the CPU a sort costs per score (the row's partial sort is most of a step there); on a GPU
-    one `topk` kernel is cheaper than the extra ops, so GPU plans keep g = 0."""
+    gives. With `plan.groups` = g, the ids are cut into V / g groups of g and only the W groups
+    with the best maxima are sorted (W * g scores instead of V). That loses none of the best W: a
+    group left out has W groups above it, each holding a score at least its maximum (ties: the same
+    values). A group is strided (ids j, j + V/g, j + 2V/g ...), so its maxima are the elementwise
+    maximum of g contiguous slices, not a reduction over tiny runs. On the CPU a sort costs per
+    score (the row's partial sort is most of a step there); on a GPU one `topk` kernel is cheaper
+    than the extra ops, so GPU plans keep g = 0."""
     if not plan.groups:
         return torch.topk(scores, plan.width, dim=-1)
-    rows, size = scores.shape[0], plan.groups
-    best = torch.topk(scores.view(rows, -1, size).amax(-1), plan.width, dim=-1, sorted=False).indices
-    ids = ((best * size).unsqueeze(-1) + torch.arange(size, device=scores.device)).flatten(1)
+    rows, vocab = scores.shape
+    stride = vocab // plan.groups
+    best = torch.topk(scores.view(rows, plan.groups, stride).amax(1), plan.width, dim=-1, sorted=False).indices
+    ids = (best.unsqueeze(-1) + torch.arange(0, vocab, stride, device=scores.device)).flatten(1)
     values, position = torch.topk(scores.gather(1, ids), plan.width, dim=-1)
     return values, ids.gather(1, position)
 

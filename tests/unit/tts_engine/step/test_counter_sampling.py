@@ -145,7 +145,7 @@ def test_greedy_rows_take_the_argmax_and_an_all_greedy_batch_draws_no_noise() ->
     assert torch.equal(tokens, scores.argmax(-1))
 
 
-@pytest.mark.parametrize(("width", "groups"), [(64, 4), (64, 8), (256, 4)])
+@pytest.mark.parametrize(("width", "groups"), [(32, 8), (64, 4), (64, 8), (128, 4), (256, 4)])
 def test_grouped_candidates_are_the_rows_best_in_order(width: int, groups: int) -> None:
     scores = torch.randn(9, 2048, generator=torch.Generator().manual_seed(width + groups))
     values, ids = candidates(scores, SamplerPlan(width, top_p=False, sample=True, groups=groups))
