@@ -13,7 +13,8 @@ here if missing) and the CustomVoice 1.7B layout:
 (c) time to first audio: STREAM=true straight to Triton over gRPC streaming, concurrency 1 and 16,
     and the time to the first byte of the same requests through the API (POST /v1/audio/speech,
     pcm, streamed) at the same concurrency: the difference is what the API adds;
-(d) short requests arriving while long ones run, against the same short requests on an idle server.
+(d) short requests arriving while long ones run, against the same short requests on an idle server
+    (half of those before the long ones, half after: drift falls on both sides alike).
 
 It prints a table and the goals (PASS/MISS, never asserted) and writes JSON with --json.
 
@@ -75,7 +76,7 @@ class Profile:
     """Mixed and uniform rounds each at concurrency 32 (alternated)."""
 
 
-FULL = Profile((16, 32, 48), 12, {1: 4, 4: 8, 16: 32, 32: 64}, 8, 400, 6, 8, 9)
+FULL = Profile((16, 32, 48), 12, {1: 4, 4: 8, 16: 32, 32: 64}, 8, 400, 12, 8, 9)
 QUICK = Profile((8, 12, 16), 3, {1: 2, 4: 4, 16: 16, 32: 32}, 4, 160, 3, 4, 3, rounds_32=1)
 
 
@@ -193,8 +194,10 @@ def first_byte(api_url: str, specs: list[dict[str, Any]], concurrency: int) -> d
     return {"p50": round(percentile(firsts, 50), 3), "p95": round(percentile(firsts, 95), 3)}
 
 
-def _staggered_shorts(client: httpx.Client, profile: Profile, start_after: float) -> list[tuple[float, float]]:
-    """Short requests sent 0.2 s apart, each on its own thread; their (latency, finished at)."""
+def _staggered_shorts(
+    client: httpx.Client, profile: Profile, start_after: float, count: int
+) -> list[tuple[float, float]]:
+    """`count` short requests sent 0.2 s apart, each on its own thread; their (latency, finished at)."""
     spec = {**body(0, profile), "max_new_tokens": profile.short_frames, "temperature": 0.0}
     out: list[tuple[float, float]] = []
 
@@ -204,7 +207,7 @@ def _staggered_shorts(client: httpx.Client, profile: Profile, start_after: float
         if result is not None:
             out.append((result[0], time.perf_counter()))
 
-    threads = [threading.Thread(target=one, args=(start_after + 0.2 * i,)) for i in range(profile.short_requests)]
+    threads = [threading.Thread(target=one, args=(start_after + 0.2 * i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -214,7 +217,7 @@ def _staggered_shorts(client: httpx.Client, profile: Profile, start_after: float
 
 def short_during_long(client: httpx.Client, profile: Profile) -> dict[str, Any]:
     """(d) p50 latency of short requests while long generations run, and on an idle server."""
-    idle = _staggered_shorts(client, profile, 0.0)
+    idle = _staggered_shorts(client, profile, 0.0, profile.short_requests // 2)
     long_spec = {**body(2, profile), "max_new_tokens": profile.long_frames}
     long_ends: list[float] = []
     long_results: list[tuple[float, float] | None] = []
@@ -226,9 +229,10 @@ def short_during_long(client: httpx.Client, profile: Profile) -> dict[str, Any]:
     longs = [threading.Thread(target=long_one, args=(i,)) for i in range(profile.long_requests)]
     for thread in longs:
         thread.start()
-    busy = _staggered_shorts(client, profile, 0.5)  # once the long rows are decoding
+    busy = _staggered_shorts(client, profile, 0.5, profile.short_requests)  # once the long rows decode
     for thread in longs:
         thread.join()
+    idle += _staggered_shorts(client, profile, 0.0, profile.short_requests - profile.short_requests // 2)
     return {
         "long_requests": profile.long_requests,
         "long_frames": profile.long_frames,

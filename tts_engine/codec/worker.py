@@ -1,15 +1,18 @@
-"""Audio decoding off the decoding loop: a thread that turns finished rows' codes into audio.
+"""Audio decoding off the decoding loop: threads that turn finished rows' codes into audio.
 
 The loop hands over a row's codes when it leaves the batch (or a streamed chunk's codes) and goes
 on stepping the others at once; the codec runs meanwhile (torch releases the GIL), so a long row's
-decode no longer stalls every other row for its duration. On a GPU it also runs on a CUDA stream
+decode no longer stalls every other row for its duration. On a GPU it also runs on CUDA streams
 of its own, so its kernels overlap the loop's instead of queueing behind them; a job waits on an
 event recorded when it was submitted (the codes the loop wrote are ready), on the device only.
-One thread. Between calls it takes whatever was queued and decodes the shortest pieces first
-(`stream.next_call`): finished rows and streamed chunks of one length bucket share a call, within
-a frame budget, so a short request's audio or a stream's first chunk never waits behind long rows'
-decodes (a long row waits at most for the short ones queued before its turn). A row's pieces
-still go out in order: a piece is taken only once the row's earlier ones are sent.
+
+Two lanes, a thread each: streamed pieces and short rows in one, whole rows longer than
+`QUICK_FRAMES` in the other. A call cannot be interrupted, and one long row's decode takes as long
+as hundreds of short ones (400 frames: about 0.2 s on the CPU), so in one lane a short request
+or a stream's first chunk would wait for it. A row's pieces all go to one lane. Within a lane,
+between calls, the worker takes whatever was queued and decodes the shortest pieces first
+(`stream.next_call`): pieces of one length bucket share a call, within a frame budget. A row's
+pieces still go out in order: a piece is taken only once the row's earlier ones are sent.
 """
 
 from __future__ import annotations
@@ -26,14 +29,30 @@ import numpy as np
 import torch
 
 from tts_engine.codec.graphed import CodecGraphs
-from tts_engine.codec.stream import Piece, Span, codec_batch_rows, codec_call_frames, decode_spans, next_call, span
+from tts_engine.codec.stream import (
+    Piece,
+    Span,
+    codec_batch_rows,
+    codec_call_frames,
+    decode_spans,
+    next_call,
+    span,
+    span_frames,
+)
 from tts_engine.step.graphs import backend_for
 
 log = logging.getLogger(__name__)
 
 
+QUICK_FRAMES = 96
+"""Whole rows decoding more frames than this (8 s of audio) take the long lane. A streamed chunk
+with its left context (72 + 8 frames) is below it."""
+
+
 class Sink(Protocol):
     """Where a row's audio goes (the loop's `Sink`): declared here so the codec needs no scheduler."""
+
+    stream: bool
 
     def chunk(self, audio: np.ndarray) -> None: ...
 
@@ -51,18 +70,50 @@ class DecodeJob:
 
 class CodecWorker:
     def __init__(self, tts: Any, *, name: str = "codec", graphs: str = "off") -> None:
-        """`graphs`: `QWEN_TTS_CODEC_GRAPHS` (`auto`: the decoder captured per bucket on a GPU)."""
-        self._tts = tts
+        """`graphs`: `QWEN_TTS_CODEC_GRAPHS` (`auto`: the quick lane's decoder captured per bucket on
+        a GPU, where launches cost most; the long lane's calls are long anyway)."""
+        device = torch.device(tts.model.device)
+        backend = backend_for(graphs, device)
+        rows = codec_batch_rows(device)
+        self.graphs = CodecGraphs(tts.model.speech_tokenizer, backend, max_rows=rows) if backend else None
+        self._quick = _Lane(tts, f"{name}-quick", self.graphs)
+        self._long = _Lane(tts, f"{name}-long", None)
+
+    @property
+    def busy_seconds(self) -> float:
+        """Seconds spent decoding, both lanes (for the benchmarks: codec time per step)."""
+        return self._quick.busy_seconds + self._long.busy_seconds
+
+    @property
+    def calls(self) -> int:
+        return self._quick.calls + self._long.calls
+
+    def submit(self, job: DecodeJob) -> None:
+        long = not job.sink.stream and span_frames(job.piece) > QUICK_FRAMES
+        (self._long if long else self._quick).submit(job)
+
+    def flush(self) -> None:
+        """Wait until everything submitted so far has been decoded and sent."""
+        self._quick.flush()
+        self._long.flush()
+
+    def close(self, timeout: float = 30.0) -> None:
+        self._quick.close(timeout)
+        self._long.close(timeout)
+
+
+class _Lane:
+    """One decoding thread and its queue."""
+
+    def __init__(self, tts: Any, name: str, graphs: CodecGraphs | None) -> None:
+        self._tts, self.graphs = tts, graphs
         # torch's intra-op thread count is per thread: the codec keeps the process's default even
         # when the loop thread runs single-threaded (and decodes the same way every time).
         self._threads = torch.get_num_threads()
         device = torch.device(tts.model.device)
         self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
-        backend = backend_for(graphs, device)
         self._rows, self._frames = codec_batch_rows(device), codec_call_frames(device)
-        self.graphs = CodecGraphs(tts.model.speech_tokenizer, backend, max_rows=self._rows) if backend else None
         self.busy_seconds = 0.0
-        """Seconds spent decoding (for the benchmarks: codec time per step)."""
         self.calls = 0
         self._jobs: queue.Queue[DecodeJob | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -76,10 +127,9 @@ class CodecWorker:
         self._jobs.put(job)
 
     def flush(self) -> None:
-        """Wait until everything submitted so far has been decoded and sent."""
         self._jobs.join()
 
-    def close(self, timeout: float = 30.0) -> None:
+    def close(self, timeout: float) -> None:
         self._jobs.put(None)
         self._thread.join(timeout)
 

@@ -12,7 +12,17 @@ import pytest
 import torch
 
 from tts_engine.codec.graphed import CodecGraphs
-from tts_engine.codec.stream import FRAME_BUCKETS, Piece, Span, calls, decode_pieces, frame_bucket, next_call
+from tts_engine.codec.stream import (
+    FRAME_BUCKETS,
+    Piece,
+    Span,
+    calls,
+    decode_pieces,
+    frame_bucket,
+    next_call,
+    span,
+    span_frames,
+)
 from tts_engine.codec.worker import CodecWorker, DecodeJob
 from tts_engine.step.graph_record import RecordingBackend
 
@@ -94,6 +104,9 @@ def test_whole_rows_and_streamed_pieces_decode_together_as_they_would_alone(tts:
         (reference, frames(tts, 9, 5), 4),  # a chunk whose context reaches into the reference
         (None, frames(tts, 15, 6), 0),
     ]
+    for piece in pieces:
+        decoded = span(piece)
+        assert span_frames(piece) == (decoded.codes.shape[0] if decoded is not None else 0)
     with CountingCodec(tts) as counted:
         together = decode_pieces(tts, pieces)
     alone = [decode_pieces(tts, [piece])[0] for piece in pieces]
@@ -107,10 +120,13 @@ def test_whole_rows_and_streamed_pieces_decode_together_as_they_would_alone(tts:
 class Sent(list[tuple[int, str, int]]):
     """What the worker sent: (row, "chunk" or "final", samples), in order."""
 
-    def sink(self, index: int) -> Any:
+    def sink(self, index: int, *, stream: bool = False) -> Any:
         sent = self
 
         class Sink:
+            def __init__(self) -> None:
+                self.stream = stream
+
             def chunk(self, audio: np.ndarray) -> None:
                 sent.append((index, "chunk", audio.size))
 
@@ -120,35 +136,52 @@ class Sent(list[tuple[int, str, int]]):
         return Sink()
 
 
+class HeldCodec(CountingCodec):
+    """Holds each codec call that decodes a span of one of `held` lengths until `release(length)`."""
+
+    def __init__(self, tts: Any, *held: int) -> None:
+        super().__init__(tts)
+        self.entered = {length: threading.Event() for length in held}
+        self.gates = {length: threading.Event() for length in held}
+
+    def __enter__(self) -> HeldCodec:
+        super().__enter__()
+        counting = self.codec.decode
+
+        def held(encoded: list[dict[str, torch.Tensor]]) -> Any:
+            for length in (item["audio_codes"].shape[0] for item in encoded):
+                if length in self.gates:
+                    self.entered[length].set()
+                    assert self.gates[length].wait(30)
+            return counting(encoded)
+
+        self.codec.decode = held
+        return self
+
+    def release(self, length: int) -> None:
+        self.gates[length].set()
+
+
 def queued_behind_a_call(tts: Any, jobs: list[DecodeJob], sent: Sent) -> tuple[CodecWorker, list[list[int]]]:
     """The worker decodes a 3-frame row (row -1) while `jobs` queue up, then decodes them; it and
     the rows of each codec call."""
-    entered, gate = threading.Event(), threading.Event()
     worker = CodecWorker(tts)
     try:
-        with CountingCodec(tts) as counted:
-            counting = tts.model.speech_tokenizer.decode
-
-            def held(encoded: list[dict[str, torch.Tensor]]) -> Any:
-                entered.set()
-                gate.wait()
-                return counting(encoded)
-
-            tts.model.speech_tokenizer.decode = held
+        with HeldCodec(tts, 3) as codec:
             worker.submit(DecodeJob(sent.sink(-1), (None, frames(tts, 3, 0), 0), final=True))
-            assert entered.wait(30)  # the worker is busy: what follows queues up meanwhile
+            assert codec.entered[3].wait(30)  # the worker is busy: what follows queues up meanwhile
             for job in jobs:
                 worker.submit(job)
-            gate.set()
+            codec.release(3)
             worker.flush()
     finally:
         worker.close()
-    return worker, counted.rows
+    return worker, codec.rows
 
 
 def test_the_worker_decodes_what_is_queued_in_shared_calls_chunks_before_finals(tts: Any) -> None:
     sent, row = Sent(), frames(tts, 8, 7)
-    stream = sent.sink(0)
+    stream = sent.sink(0, stream=True)
     jobs = [
         DecodeJob(stream, (None, row, 4), final=False),
         DecodeJob(stream, (None, row, 8), final=True),
@@ -160,19 +193,31 @@ def test_the_worker_decodes_what_is_queued_in_shared_calls_chunks_before_finals(
     assert worker.calls == 2 and worker.busy_seconds > 0
 
 
-def test_the_worker_sends_short_requests_before_long_rows_queued_earlier_and_each_row_in_order(tts: Any) -> None:
+def test_short_pieces_go_first_and_never_wait_for_a_long_rows_decode(tts: Any) -> None:
     sent, streamed = Sent(), frames(tts, 90, 2)
-    stream = sent.sink(2)
-    jobs = [
-        DecodeJob(sent.sink(1), (None, frames(tts, 200, 1), 0), final=True),  # a long row
-        DecodeJob(stream, (None, streamed[:80], 76), final=False),  # 72 frames of context + 4
-        DecodeJob(stream, (None, streamed, 80), final=True),  # 72 + 10
-        DecodeJob(sent.sink(3), (None, frames(tts, 10, 3), 0), final=True),  # a short row
-    ]
-    _, calls = queued_behind_a_call(tts, jobs, sent)
-    order = [(-1, "final"), (3, "final"), (2, "chunk"), (2, "final"), (1, "final")]
-    assert [(row, kind) for row, kind, _ in sent] == order
-    assert calls == [[3], [10], [76], [82], [200]], "a row's final waits for its chunk"
+    stream = sent.sink(2, stream=True)
+    worker = CodecWorker(tts)
+    try:
+        with HeldCodec(tts, 3, 200) as codec:
+            worker.submit(DecodeJob(sent.sink(-1), (None, frames(tts, 3, 0), 0), final=True))
+            worker.submit(DecodeJob(sent.sink(1), (None, frames(tts, 200, 1), 0), final=True))  # a long row
+            assert codec.entered[3].wait(30) and codec.entered[200].wait(30)
+            worker.submit(DecodeJob(stream, (None, streamed[:80], 76), final=False))  # 72 frames of context + 4
+            worker.submit(DecodeJob(stream, (None, streamed, 80), final=True))  # 72 + 10
+            worker.submit(DecodeJob(sent.sink(3), (None, frames(tts, 10, 3), 0), final=True))  # a short row
+            codec.release(3)
+            for _ in range(300):  # everything but the long row, while its decode is still held
+                if len(sent) == 4:
+                    break
+                threading.Event().wait(0.1)
+            order = [(-1, "final"), (3, "final"), (2, "chunk"), (2, "final")]
+            assert [(row, kind) for row, kind, _ in sent] == order, "shortest first, a row's final after its chunk"
+            codec.release(200)
+            worker.flush()
+    finally:
+        worker.close()
+    assert sent[-1] == (1, "final", 200 * SAMPLES)
+    assert sorted(codec.rows) == [[3], [10], [76], [82], [200]]
 
 
 def test_graphed_calls_decode_as_the_package_does_and_long_ones_take_its_path(tts: Any) -> None:
