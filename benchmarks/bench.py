@@ -72,7 +72,7 @@ class Profile:
     short_frames: int
     first_audio_requests: int
     """Requests sent one at a time for the time to first audio (gRPC) and first byte (HTTP)."""
-    rounds_32: int = 2
+    rounds_32: int = 4
     """Mixed and uniform rounds each at concurrency 32 (alternated)."""
 
 

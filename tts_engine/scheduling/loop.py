@@ -1,9 +1,12 @@
 """The background generation loop a decoupled Triton model hands its requests to.
 
-`execute()` parses each request and `submit`s it with a `Sink`; it returns at once. One thread
-owns the model: between decoding steps it admits new requests into the running batch (continuous
-batching), so a request that arrives during a long generation starts at the next step boundary.
-Each sink receives audio chunks (when the request asked to stream) and exactly one final call.
+`execute()` parses each request and `submit`s it with a `Sink`; it returns at once. A preparing
+thread gets each request ready to start (`LoopRunner.prepare`: the talker's prefix, a voice-clone
+prompt), so that work, which can take longer than a step (a clone prompt encodes reference audio),
+never stalls the rows being decoded. One thread owns the decoding: between steps it admits the
+prepared requests into the running batch (continuous batching), so a request that arrives during
+a long generation starts at the next step boundary once ready. Each sink receives audio chunks
+(when the request asked to stream) and exactly one final call.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +67,8 @@ class Submission:
     sink: Sink
     cancelled: Callable[[], bool] = field(default=lambda: False)
     """Polled between steps: True drops the row (the client cancelled or went away)."""
+    prepared: Any = None
+    """What `LoopRunner.prepare` made ready for `admit` (the runner's own)."""
 
 
 class LoopRunner(ABC):
@@ -73,6 +79,11 @@ class LoopRunner(ABC):
     """Rows it holds at most: the batch's rows (the grouped runner: the requests of one group)."""
     frames_done: int = 0
     """Codec frames generated so far (for the metrics)."""
+
+    def prepare(self, submission: Submission) -> Submission | None:
+        """Called on the preparing thread, in arrival order, before the submission reaches the
+        loop: work that needs no batch state. None when it answered the submission itself."""
+        return submission
 
     @abstractmethod
     def admit(self, submissions: list[Submission]) -> None: ...
@@ -106,8 +117,8 @@ class LoopStats:
     frames: int
     """Codec frames the step produced."""
     waiting: int
-    """Requests received but not yet in the batch: those that arrived during the step (admitted at
-    the next one) and those waiting for a free row (the batch is full)."""
+    """Requests received but not yet in the batch: those being prepared, those that arrived during
+    the step (admitted at the next one) and those waiting for a free row (the batch is full)."""
     step_seconds: float
     graphs_captured: int = 0
     graph_fallbacks: int = 0
@@ -126,9 +137,12 @@ class GenerationLoop:
     ) -> None:
         self._runner = runner
         self._observe = observe
+        self._arrivals: queue.Queue[Submission | None] = queue.Queue()
         self._inbox: queue.Queue[Submission | None] = queue.Queue()
         self._stopping = False
+        self._preparing = threading.Thread(target=self._prepare, name=f"{name}-prepare", daemon=True)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._preparing.start()
         self._thread.start()
 
     def submit(self, submission: Submission) -> None:
@@ -138,16 +152,32 @@ class GenerationLoop:
         if not self.alive():  # nobody would ever answer it
             submission.sink.finish(LoopStoppedError("the generation loop has stopped"))
             return
-        self._inbox.put(submission)
+        self._arrivals.put(submission)
 
     def alive(self) -> bool:
-        """Whether the loop thread runs (it only ends on close(), or if something escaped its guards)."""
-        return self._thread.is_alive()
+        """Whether the loop threads run (they only end on close(), or if something escaped their guards)."""
+        return self._thread.is_alive() and self._preparing.is_alive()
 
     def close(self, timeout: float = 30.0) -> None:
         self._stopping = True
-        self._inbox.put(None)
+        self._arrivals.put(None)  # passed on to the loop once everything before it is prepared
+        self._preparing.join(timeout)
         self._thread.join(timeout)
+
+    def _prepare(self) -> None:
+        while True:
+            submission = self._arrivals.get()
+            if submission is None:
+                self._inbox.put(None)
+                return
+            try:
+                ready = self._runner.prepare(submission)
+            except Exception as exc:  # the runner answers its own errors; this is a last guard
+                log.exception("preparing a request failed")
+                submission.sink.finish(RuntimeError(f"generation failed: {type(exc).__name__}"))
+                continue
+            if ready is not None:
+                self._inbox.put(ready)
 
     def _take(self, block: bool) -> list[Submission]:
         taken: list[Submission] = []
@@ -186,7 +216,7 @@ class GenerationLoop:
         if self._observe is None:
             return
         captured, fallbacks = self._runner.graphs()
-        waiting = pending + self._inbox.qsize()
+        waiting = pending + self._inbox.qsize() + self._arrivals.qsize()
         stats = LoopStats(self._runner.active(), frames, waiting, seconds, captured, fallbacks)
         try:
             self._observe(stats)

@@ -136,18 +136,26 @@ class StepRunner(LoopRunner):
         return len(self._rows)
 
     # --- admission -------------------------------------------------------------------------
+    def prepare(self, submission: Submission) -> Submission | None:
+        """On the preparing thread: the row's prefix, built by the package (and a clone prompt from
+        reference audio); a prompt-only request is answered here."""
+        if submission.request.prompt_only:  # builds a clone prompt: no decoding loop
+            submission.sink.finish(synthesize_clone(self._tts, [submission.request])[0])
+            return None
+        try:
+            submission.prepared = self._start(submission)
+        except Exception as exc:
+            _fail(submission, exc, "request could not start")
+            return None
+        return submission
+
     def admit(self, submissions: list[Submission]) -> None:
-        """Start every submission: each prefix is built by the package (one by one), then all are
-        prefilled together."""
+        """Start every submission (prepared now if it was not), all prefilled together."""
         starts: list[tuple[Row, RowStart]] = []
         for submission in submissions:
-            if submission.request.prompt_only:  # builds a clone prompt: no decoding loop
-                submission.sink.finish(synthesize_clone(self._tts, [submission.request])[0])
+            if submission.prepared is None and self.prepare(submission) is None:
                 continue
-            try:
-                starts.append(self._start(submission))
-            except Exception as exc:
-                _fail(submission, exc, "request could not start")
+            starts.append(submission.prepared)
         if not starts:
             return
         try:

@@ -133,3 +133,52 @@ def test_a_dead_loop_reports_it_and_answers_new_requests_at_once() -> None:
     answered: list[Outcome] = []
     loop.submit(Submission(SynthesisRequest(text="abc", language="Auto"), Sink(lambda o, f: answered.append(o))))
     assert len(answered) == 1 and isinstance(answered[0], LoopStoppedError)
+
+
+class SlowPreparation(CountdownRunner):
+    """Preparing a request whose text starts with 'slow' waits for `gate`; 'gone' is answered there."""
+
+    def __init__(self, rows: int) -> None:
+        super().__init__(rows)
+        self.gate, self.admitted = threading.Event(), []
+
+    def prepare(self, submission: Submission) -> Submission | None:
+        if submission.request.text.startswith("slow"):
+            assert self.gate.wait(10)
+        if submission.request.text == "gone":
+            submission.sink.finish(RuntimeError("answered while preparing"))
+            return None
+        submission.prepared = submission.request.text
+        return submission
+
+    def admit(self, submissions: list[Submission]) -> None:
+        self.admitted += [s.prepared for s in submissions]
+        super().admit(submissions)
+
+
+def test_rows_keep_decoding_while_a_request_is_prepared_and_arrival_order_is_kept() -> None:
+    runner = SlowPreparation(rows=4)
+    loop = GenerationLoop(runner)
+    finals: dict[str, Outcome] = {}
+    done = threading.Event()
+
+    def sink(name: str) -> Sink:
+        def emit(outcome: Outcome, final: bool) -> None:
+            if final:
+                finals[name] = outcome
+                if len(finals) == 4:
+                    done.set()
+
+        return Sink(emit)
+
+    for text in ("x" * 20, "slowly", "gone", "yy"):
+        loop.submit(Submission(SynthesisRequest(text=text, language="auto"), sink(text)))
+    deadline = time.monotonic() + 10
+    while "x" * 20 not in finals and time.monotonic() < deadline:  # decoded while "slowly" is held
+        time.sleep(0.01)
+    assert "x" * 20 in finals and runner.admitted == ["x" * 20]
+    runner.gate.set()
+    assert done.wait(10)
+    loop.close()
+    assert runner.admitted == ["x" * 20, "slowly", "yy"]
+    assert isinstance(finals["gone"], RuntimeError) and isinstance(finals["yy"], np.ndarray)
