@@ -1,9 +1,9 @@
 """The background generation loop a decoupled Triton model hands its requests to.
 
 `execute()` parses each request and `submit`s it with a `Sink`; it returns at once. A preparing
-thread gets each request ready to start (`LoopRunner.prepare`: the talker's prefix, a voice-clone
-prompt), so that work, which can take longer than a step (a clone prompt encodes reference audio),
-never stalls the rows being decoded. One thread owns the decoding: between steps it admits the
+thread does what a request needs before it can start that takes longer than many steps
+(`LoopRunner.prepare`: a voice-clone prompt encodes its reference audio), so that work never
+stalls the rows being decoded. One thread owns the decoding: between steps it admits the
 prepared requests into the running batch (continuous batching), so a request that arrives during
 a long generation starts at the next step boundary once ready. Each sink receives audio chunks
 (when the request asked to stream) and exactly one final call.

@@ -137,25 +137,36 @@ class StepRunner(LoopRunner):
 
     # --- admission -------------------------------------------------------------------------
     def prepare(self, submission: Submission) -> Submission | None:
-        """On the preparing thread: the row's prefix, built by the package (and a clone prompt from
-        reference audio); a prompt-only request is answered here."""
-        if submission.request.prompt_only:  # builds a clone prompt: no decoding loop
-            submission.sink.finish(synthesize_clone(self._tts, [submission.request])[0])
+        """On the preparing thread: the work that can take longer than many steps, a voice-clone
+        prompt from reference audio (its encoders are large tensor ops, which run alongside the
+        steps); a prompt-only request is answered here. The prefix is built at admission, on the
+        loop thread: it is mostly Python, which two threads would only take turns at (the GIL),
+        slowing the steps more than it costs them."""
+        request = submission.request
+        if request.prompt_only:  # builds a clone prompt: no decoding loop
+            submission.sink.finish(synthesize_clone(self._tts, [request])[0])
             return None
-        try:
-            submission.prepared = self._start(submission)
-        except Exception as exc:
-            _fail(submission, exc, "request could not start")
-            return None
+        if self._engine.variant is Variant.VOICE_CLONE and request.prompt is None:
+            try:
+                with torch.no_grad():
+                    submission.prepared = self._prompt_item(request)
+            except Exception as exc:
+                _fail(submission, exc, "request could not start")
+                return None
         return submission
 
     def admit(self, submissions: list[Submission]) -> None:
-        """Start every submission (prepared now if it was not), all prefilled together."""
+        """Start every submission: each prefix is built by the package (one by one), then all are
+        prefilled together."""
         starts: list[tuple[Row, RowStart]] = []
         for submission in submissions:
-            if submission.prepared is None and self.prepare(submission) is None:
+            if submission.request.prompt_only:  # admitted without being prepared: answered now
+                self.prepare(submission)
                 continue
-            starts.append(submission.prepared)
+            try:
+                starts.append(self._start(submission))
+            except Exception as exc:
+                _fail(submission, exc, "request could not start")
         if not starts:
             return
         try:
@@ -170,7 +181,8 @@ class StepRunner(LoopRunner):
     def _start(self, submission: Submission) -> tuple[Row, RowStart]:
         request = submission.request
         with torch.no_grad():
-            prefix = build_prefix(self._tts, self._engine.variant, request, self._prompt_item(request))
+            item = submission.prepared if submission.prepared is not None else self._prompt_item(request)
+            prefix = build_prefix(self._tts, self._engine.variant, request, item)
         merged = self._tts._merge_generate_kwargs(**request.sampling.generate_kwargs())
         talker, predictor, max_new = row_settings(merged)
         room = self._batch.room(prefix.embeds.shape[1])

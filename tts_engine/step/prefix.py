@@ -6,7 +6,7 @@ prompt in ICL or x-vector mode, the first text token) and the trailing text embe
 `generate`. We call the package's own `generate_*` for one row and stop it at that hand-off:
 the talker's `generate` is replaced, for that call only, by a function that raises with its
 arguments. So every variant's conditioning stays exactly the package's, with no copy of it here.
-Only the loop's preparing thread calls this (one call at a time patches the talker).
+Only the loop thread calls this (the model is not shared between threads while it runs).
 """
 
 from __future__ import annotations
