@@ -92,20 +92,28 @@ def test_submissions_after_close_are_refused() -> None:
     assert isinstance(got[0], RuntimeError)
 
 
+class Finals(dict[str, Outcome]):
+    """Each named request's final outcome; `done` is set once `expected` have one."""
+
+    def __init__(self, expected: int) -> None:
+        super().__init__()
+        self.expected, self.done = expected, threading.Event()
+
+    def sink(self, name: str) -> Sink:
+        def emit(outcome: Outcome, final: bool) -> None:
+            if final:
+                self[name] = outcome
+                if len(self) == self.expected:
+                    self.done.set()
+
+        return Sink(emit)
+
+
 def test_a_request_cancelled_while_waiting_is_never_started() -> None:
     runner = CountdownRunner(rows=1)
     loop = GenerationLoop(runner)
-    finals: dict[str, Outcome] = {}
-    done = threading.Event()
-
-    def sink(name: str) -> Sink:
-        def emit(outcome: Outcome, final: bool) -> None:
-            if final:
-                finals[name] = outcome
-                if len(finals) == 2:
-                    done.set()
-
-        return Sink(emit)
+    finals = Finals(expected=2)
+    sink, done = finals.sink, finals.done
 
     loop.submit(Submission(SynthesisRequest(text="x" * 50, language="auto"), sink("long")))
     loop.submit(Submission(SynthesisRequest(text="boom", language="auto"), sink("waiting"), cancelled=lambda: True))
@@ -159,17 +167,8 @@ class SlowPreparation(CountdownRunner):
 def test_rows_keep_decoding_while_a_request_is_prepared_and_arrival_order_is_kept() -> None:
     runner = SlowPreparation(rows=4)
     loop = GenerationLoop(runner)
-    finals: dict[str, Outcome] = {}
-    done = threading.Event()
-
-    def sink(name: str) -> Sink:
-        def emit(outcome: Outcome, final: bool) -> None:
-            if final:
-                finals[name] = outcome
-                if len(finals) == 4:
-                    done.set()
-
-        return Sink(emit)
+    finals = Finals(expected=4)
+    sink, done = finals.sink, finals.done
 
     for text in ("x" * 20, "slowly", "gone", "yy"):
         loop.submit(Submission(SynthesisRequest(text=text, language="auto"), sink(text)))
