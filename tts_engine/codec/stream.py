@@ -55,37 +55,41 @@ def _codes(frames: Sequence[Any]) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.long)
 
 
-def _history(piece: Piece) -> tuple[torch.Tensor, int]:
-    """The row's codes with its reference in front, and where its own frames begin."""
-    ref_code, frames, _ = piece
-    codes = _codes(frames)
-    if ref_code is None:
-        return codes, 0
-    return torch.cat([ref_code.to(codes.device), codes]), int(ref_code.shape[0])
+def _reference_frames(piece: Piece) -> int:
+    return 0 if piece[0] is None else int(piece[0].shape[0])
 
 
-def span(piece: Piece) -> Span | None:
-    """What decoding `piece` takes; None when it owes no audio (a final piece after its last chunk)."""
-    codes, offset = _history(piece)
-    start = piece[2]
+def _window(piece: Piece) -> tuple[int, int, int] | None:
+    """Where `piece`'s span lies in its row's history (reference codes, then the row's frames):
+    (first frame decoded, context frames whose samples are dropped, reference frames cut the
+    package's way); None when it owes no audio (a final piece after its last chunk)."""
+    _, frames, start = piece
+    offset = _reference_frames(piece)
     if start == 0:
-        return Span(codes, 0, offset)
-    if len(piece[1]) <= start:
+        return 0, 0, offset
+    if len(frames) <= start:
         return None
     begin = offset + start
     left = min(LEFT_CONTEXT_FRAMES, begin)
-    return Span(codes[begin - left :], left, 0)
+    return begin - left, left, 0
+
+
+def span(piece: Piece) -> Span | None:
+    """What decoding `piece` takes; None when it owes no audio."""
+    window = _window(piece)
+    if window is None:
+        return None
+    first, context, reference = window
+    ref_code, frames, _ = piece
+    codes = _codes(frames)
+    history = codes if ref_code is None else torch.cat([ref_code.to(codes.device), codes])
+    return Span(history[first:], context, reference)
 
 
 def span_frames(piece: Piece) -> int:
     """Frames `span(piece)` decodes (0: none), without building it."""
-    ref_code, frames, start = piece
-    offset = 0 if ref_code is None else int(ref_code.shape[0])
-    if start == 0:
-        return offset + len(frames)
-    if len(frames) <= start:
-        return 0
-    return min(LEFT_CONTEXT_FRAMES, offset + start) + len(frames) - start
+    window = _window(piece)
+    return 0 if window is None else _reference_frames(piece) + len(piece[1]) - window[0]
 
 
 def codec_batch_rows(device: Any) -> int:

@@ -174,12 +174,7 @@ class _Lane:
     def _decode_next(self, pending: list[_Pending]) -> None:
         """Send what owes no audio, then decode and send the next call."""
         self._send_ready(pending)
-        sinks: set[int] = set()
-        ready = []
-        for item in pending:
-            ready.append(id(item.job.sink) not in sinks)
-            sinks.add(id(item.job.sink))
-        chosen = [pending[i] for i in next_call([p.span for p in pending], ready, self._rows, self._frames)]
+        chosen = [pending[i] for i in next_call([p.span for p in pending], _firsts(pending), self._rows, self._frames)]
         if not chosen:
             return
         started = time.perf_counter()
@@ -197,10 +192,7 @@ class _Lane:
 
     def _send_ready(self, pending: list[_Pending]) -> None:
         """Send each row's first pending piece while it owes no audio (a final after its last chunk)."""
-        sinks: set[int] = set()
-        for item in list(pending):
-            first = id(item.job.sink) not in sinks
-            sinks.add(id(item.job.sink))
+        for item, first in list(zip(pending, _firsts(pending), strict=True)):
             if first and item.span is None:
                 self._send(pending, item, item.error or _SILENCE)
 
@@ -216,6 +208,16 @@ class _Lane:
 
 
 _SILENCE = np.zeros(0, dtype=np.float32)
+
+
+def _firsts(pending: list[_Pending]) -> list[bool]:
+    """Whether each pending piece is its row's first (only that one may be sent: rows stay in order)."""
+    seen: set[int] = set()
+    firsts = []
+    for item in pending:
+        firsts.append(id(item.job.sink) not in seen)
+        seen.add(id(item.job.sink))
+    return firsts
 
 
 @dataclass(eq=False)
