@@ -1,4 +1,4 @@
-"""Stateless random numbers for sampling: a hash of (row key, frame, codebook, vocabulary index).
+"""Stateless random numbers for sampling: a hash of (row key, frame, codebook, candidate rank).
 
 A row's noise for one draw is a pure function of its seed and where the draw is, never of a
 generator's state, its batch slot, who shares the batch or how the call is shaped: so it needs no
@@ -51,14 +51,15 @@ def draw_keys(keys: torch.Tensor, counters: torch.Tensor) -> torch.Tensor:
 
 
 def log_uniform(keys: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """log(u) for u ~ U(0, 1), one per (row key [B, 1], vocabulary index [B, W]): [B, W] float32 < 0.
+    """log(u) for u ~ U(0, 1), one per (draw key, index), broadcast: keys [B, 1] and indices [W]
+    give [B, W], keys [B, n, 1] give [B, n, W] (float32 < 0).
 
     u = (24 hashed bits + 0.5) / 2**24 lies strictly inside (0, 1), so log(u) is finite and negative.
     The key is already fully mixed and the indices differ in their low bits, which the first
     multiply carries upwards: `mix32` without its first xor-shift.
     """
-    x = ((keys ^ index) * _M1) & MASK32
-    x = x ^ (x >> 15)
-    x = (x * _M2) & MASK32
-    bits = (x ^ (x >> 16)) >> 8
-    return torch.log((bits.to(torch.float32) + 0.5) * _UNIFORM_SCALE)
+    # in place on the draw's own temporaries: the same ops without an allocation each
+    x = (keys ^ index).mul_(_M1).bitwise_and_(MASK32)
+    x = x.bitwise_xor_(x >> 15).mul_(_M2).bitwise_and_(MASK32)
+    bits = x.bitwise_xor_(x >> 16).bitwise_right_shift_(8)
+    return bits.to(torch.float32).add_(0.5).mul_(_UNIFORM_SCALE).log_()

@@ -3,20 +3,25 @@
 The same warpers as Hugging Face `generate` (temperature, top-k, top-p; repetition penalty and
 the talker's token masks are applied by the caller), then a Gumbel-max draw in its "exponential
 race" form: the token is `argmax(p / E)` with `E = -log(u)`, `u` hashed from (row key, frame,
-codebook, vocabulary index) by `counter_noise`. That is an exact draw from `p`, and it depends on
-nothing but the row's seed and the draw's place: not on the batch, the slot, or the call's shape.
+codebook, candidate rank) by `counter_noise`. The ranks order a row's candidates by its own
+scores, which the noise does not depend on, so every candidate still gets an independent uniform
+and the draw is exact; the token depends on nothing but the row's seed, its scores and the draw's
+place: not on the batch, the slot, the plan's width or the call's shape. Keyed by rank rather than
+by vocabulary id, a draw's noise needs no scores: the code predictor's 15 draws of a frame take
+theirs from one hash (`rank_noise`), not 15.
 
 Noise is computed only where it can matter: for the `width` best candidates of each row (top-k
 keeps no more), never over the whole vocabulary unless some row disables top-k. Shapes depend on
 the plan (host-side, fixed while the batch's settings are) and never on the data, so a step is a
-fixed sequence of ops (no host sync, capturable in a CUDA graph). Greedy rows take the argmax;
-their noise is computed with the batch's and ignored (a static shape costs less than a branch).
+fixed sequence of ops (no host sync, capturable in a CUDA graph). Greedy rows take their best
+candidate; their noise is computed with the batch's and ignored (a static shape costs less than a branch).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 
@@ -69,9 +74,15 @@ def candidates(scores: torch.Tensor, plan: SamplerPlan) -> tuple[torch.Tensor, t
     rows, vocab = scores.shape
     stride = vocab // plan.groups
     best = torch.topk(scores.view(rows, plan.groups, stride).amax(1), plan.width, dim=-1, sorted=False).indices
-    ids = (best.unsqueeze(-1) + torch.arange(0, vocab, stride, device=scores.device)).flatten(1)
+    ids = (best.unsqueeze(-1) + _group_offsets(vocab, stride, scores.device)).flatten(1)
     values, position = torch.topk(scores.gather(1, ids), plan.width, dim=-1)
     return values, ids.gather(1, position)
+
+
+@lru_cache(maxsize=16)
+def _group_offsets(vocab: int, stride: int, device: torch.device) -> torch.Tensor:
+    """The ids of a group, less its first (a constant: one op fewer a draw)."""
+    return torch.arange(0, vocab, stride, device=device)
 
 
 @dataclass
@@ -132,13 +143,23 @@ def warp(scores: torch.Tensor, rows: RowSettings, plan: SamplerPlan) -> tuple[to
     return probs, index
 
 
-def draw(scores: torch.Tensor, rows: RowSettings, keys: torch.Tensor, plan: SamplerPlan) -> torch.Tensor:
-    """One token per row [B] (int64) from processed scores [B, V] (float32), `keys` [B] the draw's
-    noise key of each row (`counter_noise.draw_keys`)."""
+def rank_noise(keys: torch.Tensor, plan: SamplerPlan) -> torch.Tensor | None:
+    """log(u) for each draw's candidates, by rank: keys [B] -> [B, W], keys [B, n] (n draws) ->
+    [B, n, W]; None when no row samples (nothing to draw)."""
     if not plan.sample:
+        return None
+    return log_uniform(keys.unsqueeze(-1), torch.arange(plan.width, device=keys.device))
+
+
+def draw(scores: torch.Tensor, rows: RowSettings, noise: torch.Tensor | None, plan: SamplerPlan) -> torch.Tensor:
+    """One token per row [B] (int64) from processed scores [B, V] (float32), `noise` [B, W] the
+    draw's log-uniforms by candidate rank (`rank_noise`; None for a plan that does not sample)."""
+    if noise is None or not plan.sample:
         return scores.argmax(-1)
     probs, index = warp(scores, rows, plan)
     # exponential race: argmax p / E, E = -log u  <=>  argmin p / log u (log u < 0; p = 0 never wins)
-    choice = (probs / log_uniform(keys.unsqueeze(1), index)).argmin(-1, keepdim=True)
+    choice = (probs / noise).argmin(-1, keepdim=True)
     drawn = index.gather(1, choice).squeeze(1)
-    return torch.where(rows.do_sample, drawn, scores.argmax(-1)) if plan.greedy else drawn
+    # a greedy row's token is its best candidate (candidates come best first): no second pass
+    # over the vocabulary for the argmax
+    return torch.where(rows.do_sample, drawn, index[:, 0]) if plan.greedy else drawn

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from tts_engine.step.counter_model import CounterModel
 from tts_engine.step.counter_noise import draw_keys
-from tts_engine.step.counter_sampling import SamplerPlan, draw, penalise
+from tts_engine.step.counter_sampling import SamplerPlan, draw, penalise, rank_noise
 from tts_engine.step.layers import attention_inputs, decode_attention, finish_layer, prefill_attention, unit
 from tts_engine.step.rows import RowState
 from tts_engine.step.static_cache import StaticCache
@@ -44,6 +44,7 @@ def predict_frame(
     past = torch.addmm(bias, state.hidden[:rows], weight)  # from the talker's normalised hidden state
     h = torch.stack((past, F.embedding(state.pending[:rows], heads.predictor_first)), 1).flatten(0, 1)
     settings = state.predictor.select(slice(0, rows))
+    noise = rank_noise(keys, plan)  # [rows, G - 1, W]: every draw of the frame in one hash
     kv_heads = stack.kv_heads
     tokens: list[torch.Tensor] = []
     for group in range(model.groups - 1):
@@ -64,7 +65,7 @@ def predict_frame(
             h = finish_layer(h, attended, layer, width)
         last = h.view(rows, 2, -1)[:, 1] if first else h
         logits = (unit(last, width) @ heads.predictor_heads[group].t()).float()
-        tokens.append(draw(logits, settings, keys[:, group], plan))
+        tokens.append(draw(logits, settings, None if noise is None else noise[:, group], plan))
     return tokens
 
 
@@ -127,7 +128,7 @@ def talker_step(model: CounterModel, state: RowState, cache: StaticCache, shape:
     normed = unit(decode_talker(model, state, cache, embedded + text, shape), model.talker.hidden)
     scores = talker_scores(model, state, normed, rows, frame == 0)
     key = draw_keys(state.keys[:rows], (frame * groups + groups).unsqueeze(1))[:, 0]  # next frame's d = 0
-    token = draw(scores, state.talker.select(slice(0, rows)), key, shape.talker)
+    token = draw(scores, state.talker.select(slice(0, rows)), rank_noise(key, shape.talker), shape.talker)
     state.seen[:rows].scatter_(1, token.unsqueeze(1), True)
     state.pending[:rows] = token
     state.hidden[:rows] = normed
@@ -170,7 +171,7 @@ def prefill(
     # a new row has seen nothing (no penalty) and may not stop yet
     scores = (normed @ model.heads.talker_head.t()).float() + model.token_bias[1]
     keys = draw_keys(state.keys[chosen], torch.zeros(count, 1, dtype=torch.int64, device=h.device))
-    token = draw(scores, state.talker.select(chosen), keys[:, 0], plan)
+    token = draw(scores, state.talker.select(chosen), rank_noise(keys[:, 0], plan), plan)
     state.seen[chosen].scatter_(1, token.unsqueeze(1), True)
     state.pending[chosen] = token
     state.hidden[chosen] = normed

@@ -15,6 +15,7 @@ from tts_engine.step.counter_sampling import (
     draw,
     penalise,
     plan_for,
+    rank_noise,
     settings_row,
     warp,
 )
@@ -72,7 +73,8 @@ def test_draws_follow_the_softmax_of_the_warped_logits(temperature: float) -> No
     rows = row_settings([setting] * draws, LOGITS.numel())
     scores = LOGITS.expand(draws, -1)
     # one row, many frames: the noise of successive draws of one seed
-    tokens = draw(scores, rows, keys_for([12345] * draws, list(range(draws))), plan_for([setting], LOGITS.numel()))
+    plan = plan_for([setting], LOGITS.numel())
+    tokens = draw(scores, rows, rank_noise(keys_for([12345] * draws, list(range(draws))), plan), plan)
     assert chi_square_p(tokens, torch.softmax(LOGITS / temperature, -1)) > 1e-3
     # the test can fail: a temperature 10% off is rejected
     assert chi_square_p(tokens, torch.softmax(LOGITS / (temperature * 1.1), -1)) < 1e-6
@@ -127,9 +129,10 @@ def test_a_rows_token_depends_only_on_its_seed_and_place() -> None:
         batch = [*others[:slot], target, *others[slot:]]
         order = [*range(1, slot + 1), 0, *range(slot + 1, 64)]
         keys = keys_for([seeds[i] for i in order], [frames[i] for i in order])
-        together = draw(logits[order], row_settings(batch, vocab), keys, plan_for(batch, vocab))
-        alone_keys = keys_for(seeds[:1], frames[:1])
-        alone = draw(logits[:1], row_settings([target], vocab), alone_keys, plan_for([target], vocab))
+        plan, alone_plan = plan_for(batch, vocab), plan_for([target], vocab)
+        together = draw(logits[order], row_settings(batch, vocab), rank_noise(keys, plan), plan)
+        alone_noise = rank_noise(keys_for(seeds[:1], frames[:1]), alone_plan)
+        alone = draw(logits[:1], row_settings([target], vocab), alone_noise, alone_plan)
         assert int(together[slot]) == int(alone[0])
 
 
@@ -137,11 +140,13 @@ def test_greedy_rows_take_the_argmax_and_an_all_greedy_batch_draws_no_noise() ->
     scores = torch.randn(4, 100)
     greedy = Setting(False, 0.9, 50, 1.0)
     mixed = [greedy, Setting(True, 1.0, 5, 1.0), greedy, Setting(True, 0.3, 0, 0.5)]
-    tokens = draw(scores, row_settings(mixed, 100), keys_for([1, 2, 3, 4], [0] * 4), plan_for(mixed, 100))
+    plan = plan_for(mixed, 100)
+    tokens = draw(scores, row_settings(mixed, 100), rank_noise(keys_for([1, 2, 3, 4], [0] * 4), plan), plan)
     assert tokens[0] == scores[0].argmax() and tokens[2] == scores[2].argmax()
     plan = plan_for([greedy] * 4, 100)
     assert not plan.sample
-    tokens = draw(scores, row_settings([greedy] * 4, 100), keys_for([1, 2, 3, 4], [0] * 4), plan)
+    assert rank_noise(keys_for([1, 2, 3, 4], [0] * 4), plan) is None
+    tokens = draw(scores, row_settings([greedy] * 4, 100), None, plan)
     assert torch.equal(tokens, scores.argmax(-1))
 
 
