@@ -30,6 +30,7 @@ from tts_engine.step.batch import Batch, RowStart, compact
 from tts_engine.step.graphs import backend_for
 from tts_engine.step.prefix import Prefix, build_prefix
 from tts_engine.step.sampling import RowSampling
+from tts_engine.step.weights import release_fused_sources
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,13 @@ def row_settings(merged: dict[str, Any]) -> tuple[RowSampling, RowSampling, int]
     return talker, predictor, int(merged["max_new_tokens"])
 
 
-def new_batch(tts: Any, *, sampler: str, max_rows: int, positions: int, graphs: str = "off") -> Batch:
+def new_batch(
+    tts: Any, *, sampler: str, max_rows: int, positions: int, graphs: str = "off", release: bool = False
+) -> Batch:
     """`graphs`: `QWEN_TTS_CUDA_GRAPHS` (the counter engine's steps only: the reference engine's
-    per-row generators cannot be captured)."""
+    per-row generators cannot be captured). `release`: the counter engine frees the package's
+    copies of the weights it holds fused (`weights.release_fused_sources`): serving never runs the
+    package's forward, but a test that compares against it on the same model does."""
     if sampler == "reference":
         from tts_engine.step.reference_batch import ReferenceBatch
 
@@ -83,6 +88,9 @@ def new_batch(tts: Any, *, sampler: str, max_rows: int, positions: int, graphs: 
 
     backend = backend_for(graphs, tts.model.talker.device)
     batch = CounterBatch(tts.model.talker, max_rows=max_rows, positions=positions, graphs=backend)
+    if release:
+        freed = release_fused_sources(tts.model.talker, (batch.model.talker, batch.model.predictor))
+        log.info("released %.1f MiB of the package's weights (the counter step holds them fused)", freed / 2**20)
     talker, predictor, _ = row_settings(tts._merge_generate_kwargs())
     batch.warm_up(talker, predictor)  # captures every row bucket now, not in the first requests
     return batch
@@ -100,6 +108,7 @@ class StepRunner(LoopRunner):
         max_positions: int = 4096,
         graphs: str = "off",
         codec_graphs: str = "off",
+        release_package_weights: bool = False,
     ) -> None:
         self._engine = engine
         self._frames_per_token = frames_per_text_token
@@ -107,7 +116,14 @@ class StepRunner(LoopRunner):
         self._tts = tts
         self.max_rows = max_rows
         self._schedule = chunk_schedule
-        self._batch = new_batch(self._tts, sampler=sampler, max_rows=max_rows, positions=max_positions, graphs=graphs)
+        self._batch = new_batch(
+            tts,
+            sampler=sampler,
+            max_rows=max_rows,
+            positions=max_positions,
+            graphs=graphs,
+            release=release_package_weights,
+        )
         self._rows: list[Row] = []
         self._steps = 0
         self._serials = itertools.count()

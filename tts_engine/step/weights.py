@@ -11,14 +11,17 @@
 - the code predictor's embedding tables passed through its input projection ahead of time, and
   every codebook's embedding table stacked into one (a frame's embeddings in one lookup).
 
-The package's modules keep their own weights (the reference sampler runs them as they are): the
-fused qkv and gate/up matrices are copies (about two thirds of the layers' weights), the rest are
-views of the package's tensors.
+The fused qkv and gate/up matrices are copies (norms folded in: not views), about two thirds of
+the layers' weights; the rest are views of the package's tensors. Serving with the counter step,
+nothing reads the package's own copies, so `release_fused_sources` frees them (1.85 GiB of
+the 1.7B model in bf16); the reference sampler and the tests that compare against the package keep
+them.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +80,17 @@ def _folded(weight: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
     return (weight.detach().float() * scale).to(weight.dtype)
 
 
+_RELEASED: weakref.WeakKeyDictionary[Any, Layer] = weakref.WeakKeyDictionary()
+"""The `Layer` of each package layer whose sources `release_fused_sources` freed: a later counter
+model on the same model (another runner) is built from it."""
+
+
 def _layer(module: Any) -> Layer:
+    released = _RELEASED.get(module)
+    return released if released is not None else _fused_layer(module)
+
+
+def _fused_layer(module: Any) -> Layer:
     attn, mlp = module.self_attn, module.mlp
     qkv = torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]).detach()
     if attn.q_proj.bias is not None:
@@ -199,3 +212,35 @@ def prepare_heads(talker: Any, talker_column: float, predictor_column: float) ->
         projection=(padded(weight, 0.0), padded(bias.unsqueeze(0), predictor_column)[0]),
         predictor_heads=[_folded(h.weight, predictor.model.norm.weight) for h in predictor.lm_head],
     )
+
+
+FUSED_SOURCES = (("self_attn", ("q_proj", "k_proj", "v_proj")), ("mlp", ("gate_proj", "up_proj")))
+"""The package's projections a `Layer` holds fused (qkv, gate_up)."""
+
+
+class ReleasedWeightError(RuntimeError):
+    """The package's forward ran on a layer whose weights the counter step took over."""
+
+
+def _refuse(module: Any, args: Any) -> None:
+    raise ReleasedWeightError("this layer's weights were released: the counter step holds them fused")
+
+
+def release_fused_sources(talker: Any, stacks: tuple[Stack, Stack]) -> int:
+    """Free the package's q/k/v and gate/up weights in the talker's and the code predictor's layers,
+    which `stacks` (the counter model's talker and predictor, prepared from `talker`) hold fused,
+    and make those projections refuse to run: a stray call of the package's forward fails loudly
+    instead of computing with nothing. Returns the bytes freed."""
+    freed = 0
+    for modules, stack in zip((talker.model.layers, talker.code_predictor.model.layers), stacks, strict=False):
+        for module, layer in zip(modules, stack.layers, strict=False):
+            _RELEASED[module] = layer
+            for part, names in FUSED_SOURCES:
+                for name in names:
+                    linear = getattr(getattr(module, part), name)
+                    if linear.weight.numel() == 0:
+                        continue
+                    freed += linear.weight.numel() * linear.weight.element_size()
+                    linear.weight = torch.nn.Parameter(linear.weight.new_empty(0), requires_grad=False)
+                    linear.register_forward_pre_hook(_refuse)
+    return freed
