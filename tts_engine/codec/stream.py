@@ -81,9 +81,13 @@ def span(piece: Piece) -> Span | None:
         return None
     first, context, reference = window
     ref_code, frames, _ = piece
-    codes = _codes(frames)
-    history = codes if ref_code is None else torch.cat([ref_code.to(codes.device), codes])
-    return Span(history[first:], context, reference)
+    offset = _reference_frames(piece)
+    # only the frames the span decodes become a tensor: a streamed piece of a long row would
+    # otherwise convert the row's whole history (Python lists) for every chunk
+    codes = _codes(frames[max(first - offset, 0) :])
+    if ref_code is not None and first < offset:
+        codes = torch.cat([ref_code[first:].to(codes.device), codes])
+    return Span(codes, context, reference)
 
 
 def span_frames(piece: Piece) -> int:

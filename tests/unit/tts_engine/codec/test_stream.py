@@ -14,6 +14,7 @@ import torch
 from tts_engine.codec.graphed import CodecGraphs
 from tts_engine.codec.stream import (
     FRAME_BUCKETS,
+    LEFT_CONTEXT_FRAMES,
     Piece,
     Span,
     calls,
@@ -115,6 +116,34 @@ def test_whole_rows_and_streamed_pieces_decode_together_as_they_would_alone(tts:
     for got, want, count in zip(together, alone, owed, strict=True):
         assert got.shape == want.shape == (count * SAMPLES,)
         np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_a_span_is_its_window_of_the_rows_history_and_only_that_is_converted() -> None:
+    """A streamed piece decodes its left context and the frames it owes: the window of the row's
+    history (reference codes, then its frames), converting no frame outside it."""
+
+    class Frames(list[list[int]]):
+        read: set[int] = set()
+
+        def __getitem__(self, index: Any) -> Any:
+            picked = super().__getitem__(index)
+            rows = range(len(self))[index] if isinstance(index, slice) else [index]
+            Frames.read.update(rows)
+            return Frames(picked) if isinstance(index, slice) else picked
+
+    reference = torch.arange(12 * 3).view(12, 3)
+    row = Frames([[i, i, i] for i in range(1000, 1300)])
+    for ref, start in ((None, 290), (reference, 290), (reference, 40), (None, 0)):
+        Frames.read = set()
+        got = span((ref, row, start))
+        assert got is not None
+        offset = 0 if ref is None else 12
+        whole = torch.tensor(list(row)) if ref is None else torch.cat([ref, torch.tensor(list(row))])
+        first = 0 if start == 0 else max(offset + start - LEFT_CONTEXT_FRAMES, 0)
+        assert torch.equal(got.codes, whole[first:])
+        if start:
+            assert got.context == offset + start - first
+            assert Frames.read and min(Frames.read) >= max(first - offset, 0), "frames outside the window read"
 
 
 class Sent(list[tuple[int, str, int]]):
