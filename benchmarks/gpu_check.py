@@ -105,6 +105,7 @@ def check_model(
     config = EngineConfig(
         model_name=f"{variant}_1_7b", variant=kind, size="1.7B", weights=str(path), device=args.device,
         dtype="auto", max_batch_rows=max(plan.levels), cuda_graphs=args.graphs, codec_graphs=args.codec_graphs,
+        codec_process=args.codec_process,
     )  # fmt: skip
     cuda = args.device.startswith("cuda")
     if cuda:
@@ -185,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "--graphs", default="auto", choices=graphs, help="QWEN_TTS_CUDA_GRAPHS; record: the CPU stand-in"
     )
     parser.add_argument("--codec-graphs", default="off", choices=graphs, help="QWEN_TTS_CODEC_GRAPHS")
+    parser.add_argument("--codec-process", default="off", choices=("on", "off"), help="QWEN_TTS_CODEC_PROCESS")
     parser.add_argument("--budget", type=float, default=480.0, help="seconds for the whole check")
     parser.add_argument("--out", type=Path, default=Path("gpu_check.json"))
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)

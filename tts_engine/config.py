@@ -37,6 +37,7 @@ __all__ = [
 
 ENGINES = ("continuous", "grouped")
 GRAPH_MODES = ("auto", "off")
+SWITCHES = ("on", "off")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 SAMPLERS = ("counter", "reference")
 
@@ -85,6 +86,13 @@ class EngineConfig:
     """Continuous engine on a GPU: `auto` captures the codec's decoder per (rows, frames) bucket
     (up to 32 rows and 256 frames) and replays it; off by default until measured on a GPU
     (`benchmarks/gpu_check.py` compares both)."""
+    codec_process: str = setting("off", "QWEN_TTS_CODEC_PROCESS", choices=SWITCHES)
+    """Continuous engine: `on` decodes audio in two child processes (one per codec lane) that load
+    only the speech tokenizer, so the codec's Python no longer takes turns with the generation
+    loop's at one interpreter lock (`codec/remote.py`). On the 2-core CPU: +7% throughput at
+    concurrency 32 and 6 ms less for a short request beside long ones (README, Benchmark). Off by
+    default: each child holds its own copy of the codec and, on a GPU, a CUDA context of its own,
+    and what it pays there is not measured yet (`benchmarks/gpu_check.py --codec-process`)."""
     kv_cache_mib: int = setting(0, "QWEN_TTS_KV_CACHE_MIB", low=0, high=1 << 24)
     """Continuous engine, counter sampler: the most this model's KV cache may take (MiB; 0: no
     bound). Several models on one GPU each get their share: the batch keeps the rows of

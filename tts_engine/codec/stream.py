@@ -166,9 +166,17 @@ def decode_pieces(tts: Any, pieces: Sequence[Piece], graphs: CodecGraphs | None 
 
 def decode_spans(tts: Any, spans: Sequence[Span], graphs: CodecGraphs | None = None) -> list[np.ndarray]:
     """One codec call: the audio each span owes (a call that fits a codec graph's bucket replays it)."""
-    codes = [span.codes for span in spans]
+    return owed_audio(spans, decode_codes(tts.model.speech_tokenizer, [span.codes for span in spans], graphs))
+
+
+def decode_codes(codec: Any, codes: list[torch.Tensor], graphs: CodecGraphs | None = None) -> list[Any]:
+    """One codec call on the package's speech tokenizer: each row's whole audio, from its codes [T, G]."""
     if graphs is not None and graphs.takes([c.shape[0] for c in codes]):
-        wavs: list[Any] = graphs.decode(codes)
-    else:
-        wavs, _ = tts.model.speech_tokenizer.decode([{"audio_codes": c} for c in codes])
+        return list(graphs.decode(codes))
+    wavs, _ = codec.decode([{"audio_codes": c} for c in codes])
+    return list(wavs)
+
+
+def owed_audio(spans: Sequence[Span], wavs: Sequence[Any]) -> list[np.ndarray]:
+    """What each span owes its client of its decoded audio (context or reference samples cut off)."""
     return [_audio(span, np.asarray(wav, dtype=np.float32).reshape(-1)) for span, wav in zip(spans, wavs, strict=True)]

@@ -21,21 +21,25 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from tts_engine.codec.graphed import CodecGraphs
+from tts_engine.codec.remote import CodecProcess
 from tts_engine.codec.stream import (
     Piece,
     Span,
     codec_batch_rows,
     codec_call_frames,
-    decode_spans,
+    decode_codes,
     next_call,
+    owed_audio,
     span,
     span_frames,
 )
@@ -68,16 +72,31 @@ class DecodeJob:
     """A CUDA event recorded on the submitting thread's stream (set by `submit`)."""
 
 
+Decoder = Callable[[list[torch.Tensor]], list[Any]]
+"""One codec call: each row's whole audio from its codes [T, G] (`stream.decode_codes`)."""
+
+
 class CodecWorker:
-    def __init__(self, tts: Any, *, name: str = "codec", graphs: str = "off") -> None:
+    def __init__(self, tts: Any, *, name: str = "codec", graphs: str = "off", process: bool = False) -> None:
         """`graphs`: `QWEN_TTS_CODEC_GRAPHS` (`auto`: the quick lane's decoder captured per bucket on
-        a GPU, where launches cost most; the long lane's calls are long anyway)."""
+        a GPU, where launches cost most; the long lane's calls are long anyway). `process`:
+        `QWEN_TTS_CODEC_PROCESS`, each lane's decoding in a child process of its own (`remote`)."""
         device = torch.device(tts.model.device)
-        backend = backend_for(graphs, device)
-        rows = codec_batch_rows(device)
-        self.graphs = CodecGraphs(tts.model.speech_tokenizer, backend, max_rows=rows) if backend else None
-        self._quick = _Lane(tts, f"{name}-quick", self.graphs)
-        self._long = _Lane(tts, f"{name}-long", None)
+        codec = tts.model.speech_tokenizer
+        self.graphs: CodecGraphs | None = None
+        self.processes: list[CodecProcess] = []
+        decoders: tuple[Decoder, Decoder]
+        if process:
+            self.processes = [CodecProcess.for_codec(codec, graphs=graphs, name=f"{name}-quick")]
+            self.processes.append(CodecProcess.for_codec(codec, name=f"{name}-long"))  # graphs: the quick lane's only
+            decoders = (self.processes[0].decode, self.processes[1].decode)
+        else:
+            backend = backend_for(graphs, device)
+            rows = codec_batch_rows(device)
+            self.graphs = CodecGraphs(codec, backend, max_rows=rows) if backend else None
+            decoders = (partial(decode_codes, codec, graphs=self.graphs), partial(decode_codes, codec))
+        self._quick = _Lane(device, f"{name}-quick", decoders[0])
+        self._long = _Lane(device, f"{name}-long", decoders[1])
 
     @property
     def busy_seconds(self) -> float:
@@ -100,17 +119,18 @@ class CodecWorker:
     def close(self, timeout: float = 30.0) -> None:
         self._quick.close(timeout)
         self._long.close(timeout)
+        for child in self.processes:
+            child.close()
 
 
 class _Lane:
     """One decoding thread and its queue."""
 
-    def __init__(self, tts: Any, name: str, graphs: CodecGraphs | None) -> None:
-        self._tts, self.graphs = tts, graphs
+    def __init__(self, device: torch.device, name: str, decoder: Decoder) -> None:
+        self._decoder = decoder
         # torch's intra-op thread count is per thread: the codec keeps the process's default even
         # when the loop thread runs single-threaded (and decodes the same way every time).
         self._threads = torch.get_num_threads()
-        device = torch.device(tts.model.device)
         self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
         self._rows, self._frames = codec_batch_rows(device), codec_call_frames(device)
         self.busy_seconds = 0.0
@@ -179,7 +199,8 @@ class _Lane:
             return
         started = time.perf_counter()
         try:
-            audio: list[Any] = decode_spans(self._tts, [p.span for p in chosen if p.span is not None], self.graphs)
+            spans = [p.span for p in chosen if p.span is not None]
+            audio: list[Any] = owed_audio(spans, self._decoder([span.codes for span in spans]))
         except Exception as exc:
             log.exception("decoding %d pieces failed", len(chosen))
             audio = [RuntimeError(f"audio decoding failed: {type(exc).__name__}")] * len(chosen)

@@ -25,6 +25,7 @@ def build_runner(engine: Engine, config: EngineConfig, rows: int) -> LoopRunner:
         max_positions=config.max_positions,
         graphs=config.cuda_graphs,
         codec_graphs=config.codec_graphs,
+        codec_process=config.codec_process == "on",
         release_package_weights=True,  # serving never runs the package's forward
     )
 

@@ -108,6 +108,7 @@ class StepRunner(LoopRunner):
         max_positions: int = 4096,
         graphs: str = "off",
         codec_graphs: str = "off",
+        codec_process: bool = False,
         release_package_weights: bool = False,
     ) -> None:
         self._engine = engine
@@ -129,7 +130,7 @@ class StepRunner(LoopRunner):
         self._serials = itertools.count()
         self._cpu = tts.model.talker.device.type == "cpu"
         self._loop_threads_set = False
-        self._codec = CodecWorker(self._tts, graphs=codec_graphs)
+        self._codec = CodecWorker(self._tts, graphs=codec_graphs, process=codec_process)
 
     def graphs(self) -> tuple[int, int]:
         graphs = getattr(self._batch, "graphs", None)  # the counter engine's; the reference one has none

@@ -31,6 +31,7 @@ SAMPLES = {
     "cuda_graphs": ("off", "auto"),
     "kv_cache_mib": (2048, 0),
     "codec_graphs": ("auto", "off"),
+    "codec_process": ("on", "off"),
 }
 
 
@@ -96,6 +97,7 @@ def test_every_existing_variable_is_a_setting():
         "QWEN_TTS_CUDA_GRAPHS": "cuda_graphs",
         "QWEN_TTS_KV_CACHE_MIB": "kv_cache_mib",
         "QWEN_TTS_CODEC_GRAPHS": "codec_graphs",
+        "QWEN_TTS_CODEC_PROCESS": "codec_process",
     }
     assert set(SAMPLES) == {spec.name for spec in SETTINGS}
 
@@ -117,6 +119,7 @@ def test_defaults_are_the_dataclass_defaults_and_what_the_generator_writes():
         "cuda_graphs": "auto",
         "kv_cache_mib": "0",
         "codec_graphs": "off",
+        "codec_process": "off",
     }
     # The generated parameters parse back to the same defaults.
     assert parse_engine_config(config_json(**BASE, **default_parameters()), env={}) == cfg

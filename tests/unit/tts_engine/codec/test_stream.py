@@ -4,11 +4,9 @@ length bucket, and every piece gets exactly the audio it gets decoded alone (to 
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import torch
 
 from tts_engine.codec.graphed import CodecGraphs
@@ -27,18 +25,7 @@ from tts_engine.codec.stream import (
 from tts_engine.codec.worker import CodecWorker, DecodeJob
 from tts_engine.step.graph_record import RecordingBackend
 
-ROOT = Path(__file__).resolve().parents[4]
-TINY = ROOT / ".cache" / "tiny-checkpoints" / "Qwen3-TTS-12Hz-0.6B-Base"
 SAMPLES = 1920
-
-
-@pytest.fixture(scope="module")
-def tts() -> Any:
-    if not TINY.is_dir():
-        pytest.fail(f"tiny checkpoint missing in {TINY}: run scripts/install.sh")
-    from qwen_tts import Qwen3TTSModel
-
-    return Qwen3TTSModel.from_pretrained(str(TINY), device_map="cpu", dtype=torch.float32)
 
 
 def frames(tts: Any, count: int, seed: int) -> list[list[int]]:
