@@ -89,10 +89,11 @@ class EngineConfig:
     codec_process: str = setting("off", "QWEN_TTS_CODEC_PROCESS", choices=SWITCHES)
     """Continuous engine: `on` decodes audio in two child processes (one per codec lane) that load
     only the speech tokenizer, so the codec's Python no longer takes turns with the generation
-    loop's at one interpreter lock (`codec/remote.py`). On the 2-core CPU: +7% throughput at
-    concurrency 32 and 6 ms less for a short request beside long ones (README, Benchmark). Off by
-    default: each child holds its own copy of the codec and, on a GPU, a CUDA context of its own,
-    and what it pays there is not measured yet (`benchmarks/gpu_check.py --codec-process`)."""
+    loop's at one interpreter lock (`codec/remote.py`). On the 2-core CPU: +9% throughput at
+    concurrency 32 and 7 ms less for a short request beside long ones (README, Benchmark). Off by
+    default: each child takes a few seconds to start and holds its own codec (on the CPU about
+    0.5 GiB of memory each) and, on a GPU, a CUDA context of its own, where what it pays is not
+    measured yet (`benchmarks/gpu_check.py --codec-process on`)."""
     kv_cache_mib: int = setting(0, "QWEN_TTS_KV_CACHE_MIB", low=0, high=1 << 24)
     """Continuous engine, counter sampler: the most this model's KV cache may take (MiB; 0: no
     bound). Several models on one GPU each get their share: the batch keeps the rows of

@@ -12,7 +12,9 @@ as hundreds of short ones (400 frames: about 0.2 s on the CPU), so in one lane a
 or a stream's first chunk would wait for it. A row's pieces all go to one lane. Within a lane,
 between calls, the worker takes whatever was queued and decodes the shortest pieces first
 (`stream.next_call`): pieces of one length bucket share a call, within a frame budget. A row's
-pieces still go out in order: a piece is taken only once the row's earlier ones are sent.
+pieces still go out in order: a piece is taken only once the row's earlier ones are sent. With
+`process` (`QWEN_TTS_CODEC_PROCESS=on`) each lane's codec calls run in a child process of its own
+(`remote`): the lane thread keeps the queue and the order, and waits on its socket without the GIL.
 """
 
 from __future__ import annotations
