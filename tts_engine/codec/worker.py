@@ -90,7 +90,11 @@ class CodecWorker:
         decoders: tuple[Decoder, Decoder]
         if process:
             self.processes = [CodecProcess.for_codec(codec, graphs=graphs, name=f"{name}-quick")]
-            self.processes.append(CodecProcess.for_codec(codec, name=f"{name}-long"))  # graphs: the quick lane's only
+            try:
+                self.processes.append(CodecProcess.for_codec(codec, name=f"{name}-long"))  # graphs: quick lane only
+            except Exception:
+                self.processes[0].close()  # no child left behind when the model fails to load
+                raise
             decoders = (self.processes[0].decode, self.processes[1].decode)
         else:
             backend = backend_for(graphs, device)
