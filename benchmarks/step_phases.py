@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -57,8 +57,9 @@ def probe_points(runner: Any) -> list[tuple[Any, str, Phase]]:
 
 
 @contextmanager
-def probes(runner: Any, sync: Sync) -> Iterator[dict[str, float]]:
-    spent: dict[str, float] = {}
+def probes(runner: Any, sync: Sync, spent: dict[str, float] | None = None) -> Iterator[dict[str, float]]:
+    """Time the step's parts into `spent` (a new dict unless given: the probed steps may be several)."""
+    spent = {} if spent is None else spent
     inner: list[float] = []  # time spent in probes nested in the current one
     originals = []
     for owner, name, phase in probe_points(runner):
@@ -94,30 +95,46 @@ def device_sync(device: torch.device) -> Sync:
     return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
 
 
-def _timed_steps(runner: LoopRunner, steps: int, sync: Sync) -> float:
-    sync()
-    started = time.perf_counter()
+def _timed_steps(runner: LoopRunner, steps: int, sync: Sync, refill: Callable[[], None], probed: Any = None) -> float:
+    """Seconds per step over `steps` steps, each after `refill` (untimed and unprobed); with `probed`
+    (a dict), each step runs inside the probes, which add their parts' times to it."""
+    total = 0.0
     for _ in range(steps):
-        runner.step()
-    sync()
-    return (time.perf_counter() - started) / steps
+        refill()
+        with probes(runner, sync, probed) if probed is not None else nullcontext():
+            sync()
+            started = time.perf_counter()
+            runner.step()
+            sync()
+            total += time.perf_counter() - started
+    return total / steps
 
 
 def profile(runner: LoopRunner, variant: Variant, rows: int, steps: int, device: torch.device) -> dict[str, Any]:
-    """One batch size: `rows` rows stepped `steps` times (after 3 warm-up steps), timed by part."""
+    """One batch size: `rows` rows stepped `steps` times (after 3 warm-up steps), timed by part.
+    Random weights sample EOS at random: a row that ends is replaced before the next step, so every
+    step runs at `rows` rows."""
     sync, cancelled = device_sync(device), [False]
     reference = reference_clip()
-    submissions = [
-        Submission(
-            make_request(variant, i, (3 * steps + 64,), reference), Sink(lambda o, f: None), lambda: cancelled[0]
-        )
-        for i in range(rows)
-    ]
-    runner.admit(submissions)
-    _timed_steps(runner, 3, sync)
-    total = _timed_steps(runner, steps, sync)
-    with probes(runner, sync) as spent:
-        probed = _timed_steps(runner, steps, sync)
+    made = [0]
+
+    def refill() -> None:
+        missing = rows - runner.active()
+        if missing > 0:
+            lengths = (3 * steps + 64,)
+            runner.admit(
+                [
+                    Submission(make_request(variant, made[0] + i, lengths, reference), Sink(lambda o, f: None),
+                               lambda: cancelled[0])
+                    for i in range(missing)
+                ]
+            )  # fmt: skip
+            made[0] += missing
+
+    _timed_steps(runner, 3, sync, refill)
+    total = _timed_steps(runner, steps, sync, refill)
+    spent: dict[str, float] = {}
+    probed = _timed_steps(runner, steps, sync, refill, spent)
     cancelled[0] = True
     while runner.busy():  # cancelled rows leave within a few steps
         runner.step()
